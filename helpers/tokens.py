@@ -1,0 +1,112 @@
+"""Token types and corpus token frequency under a model's own tokenizer.
+
+Token type (first rule that matches wins):
+    ``subword``      a WordPiece continuation (``##...``) or a SentencePiece/BPE non-initial piece
+    ``punctuation``  every character is punctuation (Python's ``string.punctuation`` or Unicode P*/S*)
+    ``number``       digits, optionally with , . separators
+    ``stopword``     scikit-learn's ``ENGLISH_STOP_WORDS`` (318 words, Glasgow IR group list)
+    ``other``        everything else (content-word pieces)
+
+Frequency: the count of each vocabulary id over a corpus tokenized without special tokens.
+Buckets are by frequency rank (rank 0 = most frequent id): ``top100`` (ranks 0-99),
+``100-1k``, ``1k-10k``, ``rare`` (rank >= 10,000 or never seen).
+"""
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+import numpy as np
+
+from . import cache, models
+from .checks import ParameterError
+
+TOKEN_TYPES = ("subword", "punctuation", "number", "stopword", "other")
+FREQ_BUCKETS = ("top100", "100-1k", "1k-10k", "rare")
+FREQ_EDGES = (100, 1_000, 10_000)
+CORPORA = {"mr": ("mr",), "mr+imdb": ("mr", "imdb"), "imdb": ("imdb",), "rt": ("rt",)}
+
+_NUMBER = re.compile(r"^\d+([.,]\d+)*$")
+
+
+def _stop_words() -> frozenset:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def is_punctuation(s: str) -> bool:
+    return bool(s) and all(c in string.punctuation or unicodedata.category(c)[0] in "PS" for c in s)
+
+
+def token_type(token: str, continuation: bool) -> str:
+    """Type of one token string (see module doc); ``continuation``: a non-initial word piece."""
+    if continuation:
+        return "subword"
+    t = token.lstrip("Ġ▁")  # byte-level BPE / SentencePiece word-start markers
+    if is_punctuation(t):
+        return "punctuation"
+    if _NUMBER.match(t):
+        return "number"
+    if t.lower() in _STOP:
+        return "stopword"
+    return "other"
+
+
+_STOP = _stop_words()
+
+
+def is_continuation(token: str, tokenizer=None) -> bool:
+    """WordPiece ``##x`` pieces; for BPE/SentencePiece vocabularies a piece without a word-start marker."""
+    if token.startswith("##"):
+        return True
+    vocab_style = getattr(tokenizer, "_isobook_style", None) if tokenizer is not None else None
+    if vocab_style == "marker":
+        return not token.startswith(("Ġ", "▁")) and not is_punctuation(token)
+    return False
+
+
+def configure(tokenizer) -> None:
+    """Record whether the tokenizer marks word starts (BPE/SentencePiece) or continuations (WordPiece)."""
+    vocab = tokenizer.get_vocab()
+    n_hash = sum(1 for t in vocab if t.startswith("##"))
+    n_mark = sum(1 for t in vocab if t.startswith(("Ġ", "▁")))
+    tokenizer._isobook_style = "wordpiece" if n_hash >= n_mark else "marker"
+
+
+def frequency_bucket(ranks: np.ndarray, edges=FREQ_EDGES) -> np.ndarray:
+    """Bucket label per rank (see module doc)."""
+    idx = np.searchsorted(np.asarray(edges), np.asarray(ranks), side="right")
+    return np.asarray(FREQ_BUCKETS, dtype=object)[idx]
+
+
+def corpus_counts(model: str, corpus: str = "mr+imdb") -> np.ndarray:
+    """Count of every vocabulary id over the corpus texts (cached as ``.npy``; no pickle)."""
+    if corpus not in CORPORA:
+        raise ParameterError(f"corpus={corpus!r} is not valid; choose one of: {', '.join(CORPORA)}")
+    from . import tasks
+
+    spec = models.resolve(model)
+    tok = models.load_tokenizer(spec)
+    vocab_key = cache.key_of(sorted(tok.get_vocab().items()))
+    key = {"model": spec.location if spec.local else spec.name, "vocab": vocab_key, "corpus": corpus, "v": 1}
+    out = cache.artifact_dir("frequency", f"{spec.slug}-{corpus}", key)
+    if not cache.is_done(out):
+        counts = np.zeros(len(tok), dtype=np.int64)
+        for t in CORPORA[corpus]:
+            texts = tasks.load(t).text.tolist()
+            for i in range(0, len(texts), 2000):
+                ids = tok(texts[i:i + 2000], add_special_tokens=False, truncation=False)["input_ids"]
+                counts += np.bincount(np.fromiter((j for s in ids for j in s), dtype=np.int64), minlength=len(tok))[: len(tok)]
+        with cache.building(out, key) as tmp:
+            np.save(tmp / "counts.npy", counts)
+    return np.load(out / "counts.npy", allow_pickle=False)
+
+
+def ranks_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Rank of every id (0 = most frequent; ties broken by id, stable); unseen ids rank last."""
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    ranks = np.empty(len(counts), dtype=np.int64)
+    ranks[order] = np.arange(len(counts))
+    return ranks

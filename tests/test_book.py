@@ -1,0 +1,57 @@
+"""The strict book build (-W) and a real-browser check of a rendered chapter."""
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from helpers import book, paths
+
+pytestmark = pytest.mark.book
+CHAPTER = paths.HTML / "notebooks" / "00_models_and_data.html"
+SHOTS = paths.BUILD / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def built():
+    res = book.build(capture=True)
+    return res
+
+
+def test_book_builds_with_warnings_as_errors(built):
+    log = built.stdout + built.stderr
+    assert built.returncode == 0, log[-4000:]
+    assert "build succeeded" in log
+    assert (paths.HTML / "index.html").is_file() and CHAPTER.is_file()
+
+
+def _chromium() -> str:
+    for c in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(c):
+            return shutil.which(c)
+    raise AssertionError("the browser check needs Chromium (Debian: apt-get install chromium); `make test` installs it")
+
+
+def _headless(*args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={tempfile.mkdtemp()}"]
+    return subprocess.run(["timeout", "90", _chromium(), *flags, *args], capture_output=True, text=True)
+
+
+def test_browser_renders_chapter_with_title_and_figures(built):
+    assert built.returncode == 0
+    dom = _headless("--virtual-time-budget=5000", "--dump-dom", CHAPTER.as_uri()).stdout
+    assert re.search(r"<h1[^>]*>\s*Models and data", dom), "chapter title not rendered"
+    imgs = re.findall(r'<img[^>]+src="([^"]+\.png)"', dom)
+    figures = [s for s in imgs if "_images" in s]
+    assert len(figures) >= 3, f"expected the chapter's figures, found {imgs}"
+    for src in figures:
+        assert (CHAPTER.parent / src).resolve().stat().st_size > 5_000
+    assert "glue" not in dom.lower() or "{glue" not in dom, "an unresolved glue reference"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / "00_models_and_data.png"
+    res = _headless("--window-size=1280,2400", f"--screenshot={shot}", CHAPTER.as_uri())
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert shot.stat().st_size > 20_000

@@ -1,0 +1,47 @@
+"""Repository hygiene: clean notebooks, one source of truth for dependencies, a complete table of contents."""
+import nbformat as nbf
+import pytest
+import yaml
+
+from helpers import paths
+
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = nbf.read(path, as_version=4)
+    nbf.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks without outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged `parameters`"
+    assert code.index(tagged[0]) == 0, "the parameters cell is the first code cell"
+
+
+def test_environment_yml_wraps_requirements():
+    env = yaml.safe_load((paths.ROOT / "environment.yml").read_text())
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    assert pip == ["-r requirements.txt", "-e ."]
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_torch_is_pinned():
+    reqs = (paths.ROOT / "requirements.txt").read_text().splitlines()
+    assert "torch==2.13.0" in reqs
+    assert any(r.startswith("jupyter-book==1.") for r in reqs)
+
+
+def _toc_files(node):
+    for key in ("chapters", "parts", "sections"):
+        for child in node.get(key, []):
+            if "file" in child:
+                yield child["file"]
+            yield from _toc_files(child)
+
+
+def test_toc_lists_every_notebook():
+    toc = yaml.safe_load((paths.ROOT / "_toc.yml").read_text())
+    files = set(_toc_files(toc))
+    assert {f"notebooks/{p.stem}" for p in NOTEBOOKS} == files
