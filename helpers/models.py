@@ -158,6 +158,9 @@ def resolve(name: str) -> ModelSpec:
 
 
 def _kwargs(spec: ModelSpec) -> dict:
+    from .progress import configure_libraries
+
+    configure_libraries()
     kw = {"trust_remote_code": False}
     if spec.local:
         kw["local_files_only"] = True

@@ -93,15 +93,33 @@ def corpus_counts(model: str, corpus: str = "mr+imdb") -> np.ndarray:
     key = {"model": spec.location if spec.local else spec.name, "vocab": vocab_key, "corpus": corpus, "v": 1}
     out = cache.artifact_dir("frequency", f"{spec.slug}-{corpus}", key)
     if not cache.is_done(out):
-        counts = np.zeros(len(tok), dtype=np.int64)
-        for t in CORPORA[corpus]:
-            texts = tasks.load(t).text.tolist()
-            for i in range(0, len(texts), 2000):
-                ids = tok(texts[i:i + 2000], add_special_tokens=False, truncation=False)["input_ids"]
-                counts += np.bincount(np.fromiter((j for s in ids for j in s), dtype=np.int64), minlength=len(tok))[: len(tok)]
+        counts = sum(count_tokens(tok, tasks.load(t).text.tolist()) for t in CORPORA[corpus])
         with cache.building(out, key) as tmp:
             np.save(tmp / "counts.npy", counts)
     return np.load(out / "counts.npy", allow_pickle=False)
+
+
+def count_tokens(tok, texts, chunk: int = 2000) -> np.ndarray:
+    """Occurrences of every vocabulary id in ``texts`` (no special tokens, no truncation)."""
+    counts = np.zeros(len(tok), dtype=np.int64)
+    for i in range(0, len(texts), chunk):
+        ids = tok(list(texts[i:i + chunk]), add_special_tokens=False, truncation=False)["input_ids"]
+        flat = np.fromiter((j for s in ids for j in s), dtype=np.int64)
+        counts += np.bincount(flat, minlength=len(tok))[: len(tok)]
+    return counts
+
+
+def describe(tok, ids, counts: np.ndarray, ranks: np.ndarray):
+    """Token table columns for a sequence of ids: token, continuation, token_type, frequency, freq_rank, freq_bucket."""
+    import pandas as pd
+
+    ids = np.asarray(ids, dtype=np.int64)
+    toks = tok.convert_ids_to_tokens(ids.tolist())
+    cont = [is_continuation(t, tok) for t in toks]
+    return pd.DataFrame({"token_id": ids, "token": toks, "continuation": cont,
+                         "token_type": [token_type(t, c) for t, c in zip(toks, cont)],
+                         "frequency": counts[ids], "freq_rank": ranks[ids],
+                         "freq_bucket": frequency_bucket(ranks[ids])})
 
 
 def ranks_from_counts(counts: np.ndarray) -> np.ndarray:

@@ -45,3 +45,17 @@ def test_toc_lists_every_notebook():
     toc = yaml.safe_load((paths.ROOT / "_toc.yml").read_text())
     files = set(_toc_files(toc))
     assert {f"notebooks/{p.stem}" for p in NOTEBOOKS} == files
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_parameter_is_visible_to_papermill(path):
+    """papermill silently skips lines it cannot parse; such a parameter could not be overridden."""
+    import ast
+
+    from helpers import run
+
+    nb = nbf.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
+    assert list(run.notebook_parameters(path)) == assigned

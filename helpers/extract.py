@@ -1,0 +1,198 @@
+"""Hidden states of every layer for every real token of a fixed, seeded sentence sample.
+
+:func:`extract` runs a model (a registered name, a model directory, a fine-tuning run or one of its
+checkpoints) over a sample of sentences from a task split and stores, under
+``<cache>/extract/<model>-<task>-<key>/``::
+
+    hidden.npy    float32 array (n_layers + 1, n_tokens, hidden): embeddings output, then each layer
+    tokens.csv    one row per token (see :data:`TOKEN_COLUMNS`)
+    meta.json     what was extracted, from which model, and how fast
+
+Only real tokens are kept: special tokens ([CLS], [SEP], ...) and padding are dropped.  The sample
+depends only on (task, split_seed, split, n_sentences, sample_seed), so the pre-trained and fine-tuned
+models see exactly the same sentences, and with the same tokenizer their rows align one to one
+(:func:`check_aligned`).  ``hidden.npy`` is written through a memory map batch by batch, so samples larger
+than memory work, and :meth:`Extraction.hidden` memory-maps it back.  Batches are bucketed by length and
+run under ``torch.inference_mode``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import cache, checks, finetune, models, progress, tasks, tokens
+
+TOKEN_COLUMNS = ("sentence", "sentence_id", "position", "token_id", "token", "continuation", "token_type",
+                 "frequency", "freq_rank", "freq_bucket", "label")
+EXTRACT_VERSION = 1
+
+
+@dataclass
+class Extraction:
+    path: Path
+    meta: dict
+
+    def hidden(self, layer: int | None = None, mmap: bool = True) -> np.ndarray:
+        """All layers (L+1, N, d), or one layer (N, d); memory-mapped read-only by default."""
+        arr = np.load(self.path / "hidden.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+        if layer is None:
+            return arr
+        checks.in_range("layer", layer, 0, arr.shape[0] - 1)
+        return arr[layer]
+
+    @property
+    def tokens(self) -> pd.DataFrame:
+        return pd.read_csv(self.path / "tokens.csv", keep_default_na=False, na_values=[],
+                           dtype={"token": str, "token_type": str, "freq_bucket": str})
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.meta["n_layers"])
+
+
+def _model_source(model) -> tuple[str, dict, str]:
+    """(directory or name to load, identity for the cache key, short label) of a model reference."""
+    if isinstance(model, finetune.FinetuneRun):
+        model = model.model_dir
+    p = Path(str(model))
+    if p.is_dir() and (p / "config.json").is_file():
+        run = next((q for q in p.parents if cache.is_done(q) and (q / "metrics.json").is_file()), None)
+        if run is not None:  # a fine-tuning run's final model or one of its checkpoints
+            where = str(p.relative_to(run))
+            label = run.name if where == "model" else f"{run.name}-{p.name}"
+            return str(p), {"dir": f"{run.name}/{where}"}, label
+        return str(p), {"dir": str(p.resolve())}, p.name
+    spec = models.resolve(str(model))
+    return spec.name, {"model": spec.location if spec.local else spec.name}, spec.slug
+
+
+def sample_sentences(df: pd.DataFrame, split: str, n_sentences: int, seed: int) -> pd.DataFrame:
+    """A seeded sample of ``n_sentences`` rows of one split, in a fixed order; column ``sentence_id``
+    is the row's index in the task table."""
+    part = df[df.split == split]
+    if not isinstance(n_sentences, int) or isinstance(n_sentences, bool) or n_sentences < 1:
+        raise checks.ParameterError(f"n_sentences={n_sentences!r} is not valid; it must be a positive integer")
+    if n_sentences > len(part):
+        raise checks.ParameterError(
+            f"n_sentences={n_sentences} is larger than the {split!r} split ({len(part)} sentences); use <= {len(part)}")
+    idx = np.sort(np.random.default_rng(seed).choice(part.index.values, size=n_sentences, replace=False))
+    return df.loc[idx].assign(sentence_id=idx).reset_index(drop=True)
+
+
+def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: int = 400,
+            sample_seed: int = 0, max_length: int = 128, split_seed: int = 0, batch_size: int = 64,
+            frequency_corpus: str = "mr+imdb", glue_dir=None) -> Extraction:
+    """Extract (or load the cached) hidden states and token table; see the module doc."""
+    tasks.spec(task)
+    checks.choice("split", split, tasks.SPLITS)
+    checks.positive("max_length", max_length, integer=True)
+    checks.positive("batch_size", batch_size, integer=True)
+    checks.choice("frequency_corpus", frequency_corpus, tokens.CORPORA)
+    source, ident, label = _model_source(model)
+    df = tasks.load(task, split_seed=split_seed, glue_dir=glue_dir)
+    sample = sample_sentences(df, split, n_sentences, sample_seed)
+
+    import torch
+    from transformers import AutoConfig
+
+    progress.configure_libraries()
+    kw = {"trust_remote_code": False, "local_files_only": Path(source).is_dir()}
+    if Path(source).is_dir():
+        cfg = AutoConfig.from_pretrained(source, **kw)
+        limit = cfg.max_position_embeddings - (2 if cfg.model_type in {"roberta", "xlm-roberta", "mpnet"} else 0)
+    else:
+        limit = models.max_length(source)
+    if max_length > limit:
+        raise checks.ParameterError(f"max_length={max_length} is above the model's limit; it must be <= {limit}")
+
+    spec = {"ident": ident, "task": task, "split": split, "n_sentences": n_sentences, "sample_seed": sample_seed,
+            "max_length": max_length, "split_seed": split_seed, "frequency_corpus": frequency_corpus,
+            "v": EXTRACT_VERSION}
+    final = cache.artifact_dir("extract", f"{label}-{task}", spec)
+    if cache.is_done(final):
+        return Extraction(final, json.loads((final / "meta.json").read_text()))
+
+    if Path(source).is_dir():
+        from transformers import AutoModel, AutoTokenizer
+
+        tok_dir = source if (Path(source) / "tokenizer_config.json").is_file() else _run_tokenizer_dir(source)
+        tok = AutoTokenizer.from_pretrained(tok_dir, **kw)
+        enc_model = AutoModel.from_pretrained(source, use_safetensors=True, output_hidden_states=True, **kw).eval()
+    else:
+        tok, enc_model = models.load_tokenizer(source), models.load_encoder(source)
+    tokens.configure(tok)
+    base = _base_name(source, tok)
+    counts = tokens.corpus_counts(base, frequency_corpus)
+    ranks = tokens.ranks_from_counts(counts)
+
+    pair = sample.text_pair.tolist() if sample.text_pair.notna().any() else None
+    enc = tok(sample.text.tolist(), pair, truncation=True, max_length=max_length, return_special_tokens_mask=True)
+    keep = [np.flatnonzero(np.asarray(m) == 0) for m in enc["special_tokens_mask"]]
+    n_tok = np.array([len(k) for k in keep])
+    offsets = np.concatenate([[0], np.cumsum(n_tok)])
+    n_layers = enc_model.config.num_hidden_layers
+    hidden_size = enc_model.config.hidden_size
+
+    with cache.building(final, spec) as tmp:
+        out = np.lib.format.open_memmap(tmp / "hidden.npy", mode="w+", dtype=np.float32,
+                                        shape=(n_layers + 1, int(offsets[-1]), hidden_size))
+        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")  # length buckets
+        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        t0 = time.time()
+        with torch.inference_mode():
+            for b in progress.bar(batches, desc=f"extract {task}", unit="batch"):
+                feats = [{k: enc[k][i] for k in enc.keys() if k != "special_tokens_mask"} for i in b]
+                padded = tok.pad(feats, return_tensors="pt")
+                hs = torch.stack(enc_model(**padded).hidden_states)      # (L+1, B, T, d)
+                for j, i in enumerate(b):
+                    out[:, offsets[i]:offsets[i + 1]] = hs[:, j, keep[i]].float().numpy()
+        seconds = time.time() - t0
+        out.flush()
+        del out
+        parts = []
+        for i, k in enumerate(keep):
+            d = tokens.describe(tok, np.asarray(enc["input_ids"][i])[k], counts, ranks)
+            d.insert(0, "position", np.arange(len(k)))
+            d.insert(0, "sentence_id", int(sample.sentence_id[i]))
+            d.insert(0, "sentence", i)
+            d["label"] = sample.label[i]
+            parts.append(d)
+        table = pd.concat(parts, ignore_index=True)[list(TOKEN_COLUMNS)]
+        table.to_csv(tmp / "tokens.csv", index=False)
+        meta = {**spec, "source": source, "n_layers": n_layers, "hidden_size": hidden_size,
+                "n_tokens": int(offsets[-1]), "seconds": round(seconds, 2),
+                "tokens_per_second": round(float(offsets[-1]) / max(seconds, 1e-9), 1)}
+        cache.write_json_atomic(tmp / "meta.json", meta)
+    return Extraction(final, meta)
+
+
+def _run_tokenizer_dir(source: str) -> str:
+    """Checkpoints store weights only; their tokenizer is the run's final ``model/`` directory."""
+    p = Path(source)
+    for q in p.parents:
+        if (q / "model" / "tokenizer_config.json").is_file():
+            return str(q / "model")
+    raise FileNotFoundError(f"no tokenizer found for {source}")
+
+
+def _base_name(source: str, tok) -> str:
+    """The model whose tokenizer defines token frequency (a fine-tuned run counts like its base model)."""
+    p = Path(source)
+    for q in [p, *p.parents]:
+        m = q / "metrics.json"
+        if m.is_file():
+            return json.loads(m.read_text())["config"]["model"]
+    return source
+
+
+def check_aligned(a: Extraction, b: Extraction) -> None:
+    """Raise unless two extractions hold the same tokens in the same order (rows align one to one)."""
+    ta, tb = a.tokens, b.tokens
+    if len(ta) != len(tb) or not (ta[["sentence_id", "position", "token_id"]].values
+                                  == tb[["sentence_id", "position", "token_id"]].values).all():
+        raise ValueError(f"extractions {a.path.name} and {b.path.name} do not hold the same tokens")

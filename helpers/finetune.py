@@ -1,0 +1,245 @@
+"""Fine-tuning runs as cached artifacts (Hugging Face ``Trainer`` + ``AutoModelForSequenceClassification``).
+
+A run is determined by its :class:`FinetuneConfig` and :data:`RECIPE_VERSION`; it is stored under
+``<cache>/finetune/<model>-<task>-<key>/``::
+
+    model/                     final weights (safetensors), config, tokenizer
+    checkpoints/step-NNNNN/    intermediate weights at fixed fractions of training (1/(c+1), ..., c/(c+1))
+    log.csv                    one row per logged step: loss, learning rate, validation metrics
+    metrics.json               final validation and test metrics, timings, the config
+    DONE.json                  written last: the artifact is complete
+
+Training uses dynamic padding and length-grouped batches (``train_sampling_strategy="group_by_length"``),
+so CPU time is not spent on padding.  The run is built in a temporary directory and renamed into place:
+a run killed halfway leaves no artifact marked done and restarts cleanly on the next call.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import cache, checks, models, progress, tasks
+
+RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    model: str = "minilm"
+    task: str = "mr"
+    epochs: float = 2.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    max_length: int = 64
+    train_size: int | None = None      # cap on training examples (seeded, stratified); None = all
+    eval_size: int | None = 1000       # cap on validation examples used for the training curve
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = 0
+    checkpoints: int = 3               # intermediate checkpoints at fractions 1/(c+1) ... c/(c+1)
+    split_seed: int = 0
+    evals_per_epoch: int = 4
+
+    def key_spec(self, model_spec: models.ModelSpec) -> dict:
+        d = asdict(self)
+        d["model"] = model_spec.location if model_spec.local else model_spec.name
+        return {"config": d, "recipe": RECIPE_VERSION}
+
+
+@dataclass
+class FinetuneRun:
+    path: Path
+    config: dict
+    metrics: dict
+    log: pd.DataFrame = field(repr=False)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """(step, directory) of every intermediate checkpoint, in training order."""
+        d = self.path / "checkpoints"
+        return sorted((int(p.name.split("-")[1]), p) for p in d.glob("step-*")) if d.is_dir() else []
+
+    def classifier(self):
+        """The fine-tuned ``AutoModelForSequenceClassification`` (safetensors, eval mode)."""
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(
+            self.model_dir, use_safetensors=True, trust_remote_code=False, local_files_only=True).eval()
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.metrics["steps"])
+
+
+def validate(cfg: FinetuneConfig, glue_dir=None) -> tuple[models.ModelSpec, tasks.TaskSpec, pd.DataFrame]:
+    """Check every parameter before any training; returns the model spec, task spec and task table."""
+    tspec = tasks.spec(cfg.task)
+    checks.positive("epochs", cfg.epochs)
+    checks.positive("learning_rate", cfg.learning_rate)
+    checks.positive("batch_size", cfg.batch_size, integer=True)
+    checks.positive("max_length", cfg.max_length, integer=True)
+    checks.positive("evals_per_epoch", cfg.evals_per_epoch, integer=True)
+    if not (isinstance(cfg.checkpoints, int) and cfg.checkpoints >= 0):
+        raise checks.ParameterError(f"checkpoints={cfg.checkpoints!r} is not valid; it must be an integer >= 0")
+    if not 0 <= cfg.warmup_ratio < 1:
+        raise checks.ParameterError(f"warmup_ratio={cfg.warmup_ratio!r} is not valid; it must be in [0, 1)")
+    if cfg.weight_decay < 0:
+        raise checks.ParameterError(f"weight_decay={cfg.weight_decay!r} is not valid; it must be >= 0")
+    mspec = models.resolve(cfg.model)
+    limit = models.max_length(mspec)
+    if cfg.max_length > limit:
+        raise checks.ParameterError(f"max_length={cfg.max_length} is above the limit of model {cfg.model!r}; it must be <= {limit}")
+    df = tasks.load(cfg.task, split_seed=cfg.split_seed, glue_dir=glue_dir)
+    n_train = int((df.split == "train").sum())
+    need = 2 if tspec.regression else tspec.num_labels
+    if cfg.train_size is not None:
+        if not isinstance(cfg.train_size, int) or cfg.train_size < need:
+            raise checks.ParameterError(
+                f"train_size={cfg.train_size!r} is too small; it must be an integer >= {need} "
+                f"(the number of classes of task {cfg.task!r}) or None for all {n_train}")
+        if cfg.train_size > n_train:
+            raise checks.ParameterError(f"train_size={cfg.train_size} is larger than the train split of {cfg.task!r} ({n_train}); use <= {n_train} or None")
+    if cfg.eval_size is not None and (not isinstance(cfg.eval_size, int) or cfg.eval_size < need):
+        raise checks.ParameterError(f"eval_size={cfg.eval_size!r} is not valid; it must be an integer >= {need} or None")
+    return mspec, tspec, df
+
+
+def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """A seeded subsample of ``n`` rows, stratified by label for classification (None: all rows)."""
+    if n is None or n >= len(df):
+        return df.reset_index(drop=True)
+    strat = df.label if df.label.dtype.kind in "iub" else None
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strat)
+    return keep.sort_index().reset_index(drop=True)
+
+
+def _encode(tok, df: pd.DataFrame, max_length: int, regression: bool):
+    import datasets
+
+    pair = df.text_pair.tolist() if df.text_pair.notna().any() else None
+    enc = tok(df.text.tolist(), pair, truncation=True, max_length=max_length)
+    cols = {k: enc[k] for k in enc.keys()}
+    cols["labels"] = df.label.astype("float32" if regression else "int64").tolist()
+    cols["length"] = [len(x) for x in enc["input_ids"]]
+    return datasets.Dataset.from_dict(cols)
+
+
+def _trainer_callback(checkpoint_steps: set[int], out: Path):
+    from transformers import TrainerCallback
+
+    class Checkpoints(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step in checkpoint_steps:
+                model.save_pretrained(out / f"step-{state.global_step:05d}")
+
+    return Checkpoints()
+
+
+def load(path: Path) -> FinetuneRun:
+    path = Path(path)
+    if not cache.is_done(path):
+        raise FileNotFoundError(f"{path} is not a finished fine-tuning run")
+    metrics = json.loads((path / "metrics.json").read_text())
+    return FinetuneRun(path, metrics["config"], metrics, pd.read_csv(path / "log.csv"))
+
+
+def run_dir(cfg: FinetuneConfig) -> Path:
+    mspec = models.resolve(cfg.model)
+    return cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
+
+
+def finetune(cfg: FinetuneConfig | None = None, glue_dir=None, **overrides) -> FinetuneRun:
+    """Fine-tune (or load the cached run) and return it; see the module doc for the artifact."""
+    cfg = FinetuneConfig(**{**asdict(cfg or FinetuneConfig()), **overrides})
+    mspec, tspec, df = validate(cfg, glue_dir)
+    final = cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
+    if cache.is_done(final):
+        return load(final)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by a killed run of the same config
+        shutil.rmtree(stale, ignore_errors=True)
+
+    import torch
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+
+    set_seed(cfg.seed)
+    tok = models.load_tokenizer(mspec)
+    train = subsample(tasks.split(df, "train"), cfg.train_size, cfg.seed)
+    val = subsample(tasks.split(df, "validation"), cfg.eval_size, cfg.seed)
+    test = tasks.split(df, "test")
+    ds_train, ds_val, ds_test = (_encode(tok, d, cfg.max_length, tspec.regression) for d in (train, val, test))
+    steps_per_epoch = int(np.ceil(len(ds_train) / cfg.batch_size))
+    total = int(np.ceil(steps_per_epoch * cfg.epochs))
+    eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
+    ckpt_steps = {int(round(total * i / (cfg.checkpoints + 1))) for i in range(1, cfg.checkpoints + 1)} - {0, total}
+
+    def metrics_fn(p):
+        logits, labels = p.predictions, p.label_ids
+        preds = logits.squeeze(-1) if tspec.regression else logits.argmax(-1)
+        return tasks.compute_metrics(cfg.task, preds, labels)
+
+    with cache.building(final, cfg.key_spec(mspec)) as tmp:
+        model = models.load_classifier(mspec, tspec.num_labels, tspec.regression)
+        args = TrainingArguments(
+            output_dir=str(tmp / "trainer"), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+            per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=max(64, cfg.batch_size),
+            warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed, data_seed=cfg.seed,
+            train_sampling_strategy="group_by_length", eval_strategy="steps", eval_steps=eval_every,
+            logging_steps=max(1, eval_every // 2), logging_first_step=True, save_strategy="no",
+            report_to="none", disable_tqdm=progress.quiet(), optim="adamw_torch", use_cpu=not torch.cuda.is_available(),
+            dataloader_num_workers=0)
+        trainer = Trainer(model=model, args=args, train_dataset=ds_train, eval_dataset=ds_val,
+                          data_collator=DataCollatorWithPadding(tok), compute_metrics=metrics_fn,
+                          callbacks=[_trainer_callback(ckpt_steps, tmp / "checkpoints")])
+        if progress.quiet():  # no per-step log dicts in tests and in the built book
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+        t0 = time.time()
+        trainer.train()
+        seconds = time.time() - t0
+        final_metrics = {}
+        for name, ds in (("validation", ds_val), ("test", ds_test)):
+            m = trainer.evaluate(ds, metric_key_prefix=name)
+            final_metrics[name] = {k[len(name) + 1:]: v for k, v in m.items() if k[len(name) + 1:] in tspec.metrics}
+        trainer.model.save_pretrained(str(tmp / "model"))  # safetensors; Trainer.save_model would add a pickle
+        tok.save_pretrained(str(tmp / "model"))
+        (tmp / "training_args.json").write_text(args.to_json_string())
+        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+        log = pd.DataFrame(trainer.state.log_history)
+        log.to_csv(tmp / "log.csv", index=False)
+        cache.write_json_atomic(tmp / "metrics.json", {
+            **final_metrics, "config": asdict(cfg), "model_location": mspec.location, "steps": total,
+            "train_examples": len(ds_train), "train_seconds": round(seconds, 1),
+            "checkpoint_steps": sorted(ckpt_steps), "primary_metric": tspec.primary_metric,
+            "recipe": RECIPE_VERSION, "torch_threads": torch.get_num_threads()})
+    return load(final)
+
+
+def training_curves(run: FinetuneRun) -> pd.DataFrame:
+    """Long table (step, series, value) of the training loss and the validation metrics."""
+    log = run.log
+    rows = []
+    if "loss" in log:
+        d = log.dropna(subset=["loss"])
+        rows += [{"step": s, "series": "train loss", "value": v} for s, v in zip(d.step, d.loss)]
+    if "eval_loss" in log:
+        d = log.dropna(subset=["eval_loss"])
+        rows += [{"step": s, "series": "validation loss", "value": v} for s, v in zip(d.step, d.eval_loss)]
+    for m in tasks.spec(run.config["task"]).metrics:
+        col = f"eval_{m}"
+        if col in log:
+            d = log.dropna(subset=[col])
+            rows += [{"step": s, "series": f"validation {m}", "value": v} for s, v in zip(d.step, d[col])]
+    return pd.DataFrame(rows)

@@ -1,0 +1,64 @@
+"""Layer-wise geometry of an extraction: the metric suite for every layer, cached as CSV.
+
+The table has one row per (layer, metric); :func:`compare` stacks a pre-trained and a fine-tuned
+extraction of the same tokens.  Cached under ``<cache>/metrics/<extraction>-<key>/metrics.csv``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import cache, geometry, progress
+from .extract import Extraction, check_aligned
+
+METRICS_VERSION = 1
+
+
+def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
+    """``geometry.metric_suite`` for every layer of ``ex`` (columns: layer, metric, value)."""
+    key = {"extraction": ex.path.name, "seed": seed, "v": METRICS_VERSION}
+    final = cache.artifact_dir("metrics", ex.path.name, key)
+    if not cache.is_done(final):
+        t = ex.tokens
+        rows = []
+        for layer in progress.bar(range(ex.n_layers + 1), desc="layers", unit="layer"):
+            X = np.asarray(ex.hidden(layer))
+            for k, v in geometry.metric_suite(X, t.token_id.values, t.sentence.values, seed=seed).items():
+                rows.append({"layer": layer, "metric": k, "value": float(v)})
+        with cache.building(final, key) as tmp:
+            pd.DataFrame(rows).to_csv(tmp / "metrics.csv", index=False)
+    return pd.read_csv(final / "metrics.csv")
+
+
+def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:
+    """Layer metrics of two aligned extractions, with a ``state`` column (pre-trained / fine-tuned)."""
+    check_aligned(pre, post)
+    return pd.concat([layer_metrics(pre, seed).assign(state="pre-trained"),
+                      layer_metrics(post, seed).assign(state="fine-tuned")], ignore_index=True)
+
+
+# +1: a higher value means a more isotropic (evenly spread) space; -1: a lower value does.
+ISOTROPY_DIRECTION = {"log10 I(W)": +1, "average cosine": -1, "IsoScore": +1, "IsoScore* (zeta=0.2)": +1,
+                      "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
+
+
+def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric")) -> pd.DataFrame:
+    """Mean over seeds with a 95% t-interval (half-width ``ci95``; NaN for a single seed) and n."""
+    from scipy import stats
+
+    g = df.groupby(list(by)).value
+    out = g.agg(mean="mean", sd="std", n="count").reset_index()
+    t = out.n.map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else np.nan)
+    out["ci95"] = t * out.sd / np.sqrt(out.n)
+    return out
+
+
+def isotropy_verdicts(last: pd.DataFrame) -> pd.DataFrame:
+    """Per task and isotropy metric: did fine-tuning make the space more isotropic by that metric?
+
+    ``last`` is :func:`summarize` output for one layer.  Returns task, metric, pre, post, more_isotropic.
+    """
+    w = last.pivot_table(index=["task", "metric"], columns="state", values="mean").reset_index()
+    w = w[w.metric.isin(ISOTROPY_DIRECTION)]
+    w["more_isotropic"] = np.sign(w["fine-tuned"] - w["pre-trained"]) * w.metric.map(ISOTROPY_DIRECTION) > 0
+    return w.rename(columns={"pre-trained": "pre", "fine-tuned": "post"})[["task", "metric", "pre", "post", "more_isotropic"]]

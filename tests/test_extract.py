@@ -1,0 +1,107 @@
+"""Extraction: alignment of pre-trained and fine-tuned tokens, correctness, token columns, bad input."""
+import numpy as np
+import pytest
+import torch
+
+from helpers import extract as E, finetune as F, models, tasks, tokens
+from helpers.checks import ParameterError
+
+N = 12
+KW = dict(task="mr", split="test", n_sentences=N, max_length=48, frequency_corpus="mr")
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ISOBOOK_CACHE", str(tmp_path_factory.mktemp("cache")))
+        run = F.finetune(model="minilm", task="mr", epochs=1.0, batch_size=16, max_length=32, train_size=32,
+                         eval_size=16, checkpoints=1, evals_per_epoch=1)
+        pre = E.extract("minilm", **KW)
+        post = E.extract(run, **KW)
+        ckpt = E.extract(run.checkpoints[0][1], **KW)
+        yield pre, post, ckpt, run
+
+
+def test_pre_and_post_align_one_to_one(pair):
+    pre, post, ckpt, _ = pair
+    E.check_aligned(pre, post)
+    E.check_aligned(pre, ckpt)
+    assert pre.path != post.path != ckpt.path
+    hp, hq = pre.hidden(), post.hidden()
+    assert hp.shape == hq.shape == (7, len(pre.tokens), 384)
+    assert isinstance(hp, np.memmap) and hp.dtype == np.float32
+    assert not np.allclose(hp[-1], hq[-1]), "fine-tuning changed nothing"
+    assert np.allclose(hp[0][:, :5], hq[0][:, :5], atol=1.0)  # embeddings move little in one epoch
+
+
+def test_no_special_or_padding_tokens(pair):
+    pre = pair[0]
+    tok = models.load_tokenizer("minilm")
+    t = pre.tokens
+    assert not set(t.token_id) & set(tok.all_special_ids)
+    df = tasks.load("mr")
+    sample = E.sample_sentences(df, "test", N, 0)
+    n = [len(x) for x in tok(sample.text.tolist(), add_special_tokens=False, truncation=True, max_length=46)["input_ids"]]
+    assert t.groupby("sentence").size().tolist() == n
+    assert (t.groupby("sentence").position.max() + 1).tolist() == n
+    assert t.label.tolist() == sample.label.repeat(n).tolist()
+
+
+def test_hidden_states_match_a_direct_forward_pass(pair):
+    pre = pair[0]
+    tok, enc = models.load_tokenizer("minilm"), models.load_encoder("minilm")
+    text = tasks.load("mr").loc[pre.tokens.sentence_id.iloc[0], "text"]
+    with torch.inference_mode():
+        hs = enc(**tok([text], truncation=True, max_length=48, return_tensors="pt")).hidden_states
+    rows = np.flatnonzero(pre.tokens.sentence.values == 0)
+    for layer in (0, 3, 6):
+        ref = hs[layer][0, 1:-1].numpy()  # drop [CLS] and [SEP]
+        np.testing.assert_allclose(pre.hidden(layer)[rows], ref, atol=2e-4)
+
+
+def test_sample_is_deterministic_and_seeded():
+    df = tasks.load("mr")
+    a, b, c = (E.sample_sentences(df, "test", 50, s) for s in (0, 0, 1))
+    assert a.sentence_id.tolist() == b.sentence_id.tolist() != c.sentence_id.tolist()
+    assert (df.loc[a.sentence_id, "split"] == "test").all()
+
+
+def test_token_columns_on_hand_made_sentences():
+    tok = models.load_tokenizer("minilm")
+    tokens.configure(tok)
+    texts = ["The cat sat , the cat ran .", "42 unbelievably odd cats !"]
+    counts = tokens.count_tokens(tok, texts)
+    ranks = tokens.ranks_from_counts(counts)
+    ids = tok(texts[0] + " " + texts[1], add_special_tokens=False)["input_ids"]
+    d = tokens.describe(tok, ids, counts, ranks).set_index("token")
+    assert d.loc["the", "token_type"].tolist() == ["stopword", "stopword"]
+    assert d.loc["the", "frequency"].tolist() == [2, 2] and d.loc["cat", "frequency"].tolist() == [2, 2]
+    assert d.loc[",", "token_type"] == "punctuation" and d.loc["!", "token_type"] == "punctuation"
+    assert d.loc["42", "token_type"] == "number"
+    assert d.loc["odd", "token_type"] == "other" and not d.loc["odd", "continuation"]
+    pieces = [t for t in d.index if t.startswith("##")]
+    assert pieces and all(d.loc[p, "token_type"] == "subword" and d.loc[p, "continuation"] for p in pieces)
+    assert set(d.freq_bucket) == {"top100"}  # a tiny corpus: every seen id ranks below 100
+    assert tokens.frequency_bucket(np.array([0, 99, 100, 999, 1000, 9999, 10000])).tolist() == \
+        ["top100", "top100", "100-1k", "100-1k", "1k-10k", "1k-10k", "rare"]
+    # ranks: most frequent first, ties broken by id
+    assert ranks[np.argmax(counts)] == 0
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(n_sentences=10**6), "n_sentences=1000000 is larger than the 'test' split"),
+    (dict(n_sentences=0), "n_sentences"),
+    (dict(split="dev"), "split='dev'"),
+    (dict(task="sst3"), "task='sst3'"),
+    (dict(max_length=4096), "max_length=4096.*<= 512"),
+    (dict(model="not-a-model/a/b"), "model="),
+])
+def test_bad_input_stops_before_extraction(kw, match, tmp_cache):
+    with pytest.raises(ParameterError, match=match):
+        E.extract(**{"model": "minilm", **KW, **kw})
+    assert not (tmp_cache / "extract").exists()
+
+
+def test_layer_out_of_range(pair):
+    with pytest.raises(ParameterError, match=r"layer=7 is out of range.*\[0, 6\]"):
+        pair[0].hidden(7)

@@ -1,0 +1,119 @@
+"""Fine-tuning: a tiny real run on the embedded default, the cache, interruption, bad input."""
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import cache, finetune as F, models, tasks
+from helpers.checks import ParameterError
+
+TINY = dict(model="minilm", task="mr", epochs=4.0, learning_rate=2e-4, batch_size=16, max_length=32,
+            train_size=48, eval_size=32, checkpoints=2, evals_per_epoch=1, seed=0)
+
+
+def _mean_loss(model, tok, df):
+    model.eval()
+    with torch.no_grad():
+        batch = tok(df.text.tolist(), truncation=True, max_length=32, padding=True, return_tensors="pt")
+        return float(model(**batch, labels=torch.tensor(df.label.values)).loss)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ISOBOOK_CACHE", str(tmp_path_factory.mktemp("cache")))
+        run = F.finetune(**TINY)
+        yield run, os.environ["ISOBOOK_CACHE"]
+
+
+def test_tiny_finetune_lowers_the_training_loss(tiny_run):
+    run, _ = tiny_run
+    cfg = F.FinetuneConfig(**TINY)
+    _, _, df = F.validate(cfg)
+    train = F.subsample(tasks.split(df, "train"), cfg.train_size, cfg.seed)
+    tok = models.load_tokenizer("minilm")
+    torch.manual_seed(cfg.seed)
+    before = _mean_loss(models.load_classifier("minilm", 2), tok, train)
+    after = _mean_loss(run.classifier(), tok, train)
+    assert after < before - 0.05, (before, after)
+    log = run.log.dropna(subset=["loss"])
+    assert log.loss.iloc[-1] < log.loss.iloc[0]
+
+
+def test_artifact_layout(tiny_run):
+    run, _ = tiny_run
+    assert cache.is_done(run.path)
+    assert (run.model_dir / "model.safetensors").is_file() and not list(run.model_dir.glob("*.bin"))
+    assert (run.model_dir / "tokenizer_config.json").is_file()
+    assert [s for s, _ in run.checkpoints] == run.metrics["checkpoint_steps"] and len(run.checkpoints) == 2
+    assert 0 < run.checkpoints[0][0] < run.checkpoints[1][0] < run.total_steps
+    assert set(run.metrics["test"]) == {"accuracy"} and 0 <= run.metrics["test"]["accuracy"] <= 1
+    curves = F.training_curves(run)
+    assert {"train loss", "validation accuracy"} <= set(curves.series)
+
+
+def _digest(path):
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_second_call_hits_the_cache(tiny_run, monkeypatch):
+    run, cache_dir = tiny_run
+    monkeypatch.setenv("ISOBOOK_CACHE", cache_dir)
+    import transformers
+
+    monkeypatch.setattr(transformers.Trainer, "train", lambda *a, **k: pytest.fail("retrained"))
+    again = F.finetune(**TINY)
+    assert again.path == run.path and _digest(again.model_dir) == _digest(run.model_dir)
+
+
+def test_interrupted_run_leaves_nothing_marked_done(tmp_cache, monkeypatch):
+    from transformers import TrainerCallback
+
+    class Boom(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 2:
+                raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(F, "_trainer_callback", lambda steps, out: Boom())
+    cfg = {**TINY, "epochs": 1.0}
+    with pytest.raises(KeyboardInterrupt):
+        F.finetune(**cfg)
+    final = F.run_dir(F.FinetuneConfig(**cfg))
+    assert not final.exists() and not cache.is_done(final)
+    assert not list(final.parent.glob(".tmp-*")), "temporary directory left behind"
+    # a hard kill leaves a stale temporary directory: the next call removes it and restarts cleanly
+    stale = final.parent / f".tmp-{final.name}-killed"
+    (stale / "model").mkdir(parents=True)
+    monkeypatch.undo()
+    monkeypatch.setenv("ISOBOOK_CACHE", str(tmp_cache))
+    run = F.finetune(**cfg)
+    assert cache.is_done(run.path) and not stale.exists()
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(task="sst3"), "task='sst3'.*mr"),
+    (dict(model="no-such-model/x/y"), "model="),
+    (dict(learning_rate=0), "learning_rate"),
+    (dict(learning_rate=-1e-5), "learning_rate"),
+    (dict(epochs=0), "epochs"),
+    (dict(max_length=1024), "max_length=1024.*<= 512"),
+    (dict(train_size=1), "train_size=1.*>= 2"),
+    (dict(train_size=10**6), "train_size"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(warmup_ratio=1.5), "warmup_ratio"),
+])
+def test_bad_input_stops_before_training(bad, match, tmp_cache, monkeypatch):
+    import transformers
+
+    monkeypatch.setattr(transformers.Trainer, "__init__", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(ParameterError, match=match):
+        F.finetune(**{**TINY, **bad})
+
+
+def test_subsample_is_seeded_and_stratified():
+    df = tasks.split(tasks.load("mr"), "train")
+    a, b = F.subsample(df, 100, 0), F.subsample(df, 100, 0)
+    assert a.equals(b) and len(a) == 100 and a.label.mean() == 0.5
+    assert not a.equals(F.subsample(df, 100, 1))

@@ -1,0 +1,29 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import layerwise as LW
+
+
+def _frame():
+    rows = []
+    for seed, noise in ((0, 0.0), (1, 0.1), (2, -0.1)):
+        for state, iw, cos in (("pre-trained", -2.0, 0.05), ("fine-tuned", -4.0, 0.02)):
+            rows += [{"task": "mr", "state": state, "layer": 6, "metric": "log10 I(W)", "value": iw + noise, "seed": seed},
+                     {"task": "mr", "state": state, "layer": 6, "metric": "average cosine", "value": cos, "seed": seed}]
+    return pd.DataFrame(rows)
+
+
+def test_summarize_gives_mean_and_t_interval():
+    s = LW.summarize(_frame())
+    r = s[(s.state == "pre-trained") & (s.metric == "log10 I(W)")].iloc[0]
+    assert r["mean"] == pytest.approx(-2.0) and r.n == 3
+    assert r.ci95 == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    one = LW.summarize(_frame()[lambda d: d.seed == 0])
+    assert one.ci95.isna().all()
+
+
+def test_isotropy_verdicts_use_each_metrics_direction():
+    v = LW.isotropy_verdicts(LW.summarize(_frame())).set_index("metric")
+    assert not v.loc["log10 I(W)", "more_isotropic"]        # I(W) fell: less isotropic
+    assert v.loc["average cosine", "more_isotropic"]         # cosine fell: more isotropic
