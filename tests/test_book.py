@@ -55,3 +55,25 @@ def test_browser_renders_chapter_with_title_and_figures(built):
     res = _headless("--window-size=1280,2400", f"--screenshot={shot}", CHAPTER.as_uri())
     assert res.returncode == 0, res.stderr[-2000:]
     assert shot.stat().st_size > 20_000
+
+
+CHAPTERS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_every_chapter_renders_with_figures_and_math(built, stem):
+    import nbformat
+
+    assert built.returncode == 0
+    page = paths.HTML / "notebooks" / f"{stem}.html"
+    title = nbformat.read(paths.NOTEBOOKS / f"{stem}.ipynb", 4).cells[0].source.splitlines()[0].lstrip("# ").strip()
+    dom = _headless("--virtual-time-budget=8000", "--dump-dom", page.as_uri()).stdout
+    assert re.search(rf"<h1[^>]*>\s*{re.escape(title)}", dom), f"title {title!r} not rendered"
+    assert re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', dom), "no figure rendered"
+    assert "Traceback (most recent call last)" not in dom
+    if "$" in (paths.NOTEBOOKS / f"{stem}.ipynb").read_text():
+        assert "mjx-container" in dom, "math not typeset (MathJax is served from _static)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    res = _headless("--window-size=1280,6000", "--virtual-time-budget=8000", f"--screenshot={SHOTS / (stem + '.png')}",
+                    page.as_uri())
+    assert res.returncode == 0
