@@ -87,3 +87,15 @@ def clean_stale(kind: str) -> int:
             shutil.rmtree(p, ignore_errors=True)
             n += 1
     return n
+
+
+def cached_table(kind: str, name: str, spec: dict, compute):
+    """A pandas table computed once by ``compute()`` and cached as ``table.csv`` under ``spec``'s key."""
+    import pandas as pd
+
+    final = artifact_dir(kind, name, spec)
+    if not is_done(final):
+        table = compute()
+        with building(final, spec) as tmp:
+            table.to_csv(tmp / "table.csv", index=False)
+    return pd.read_csv(final / "table.csv", keep_default_na=False, na_values=["", "nan", "NaN"])

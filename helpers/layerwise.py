@@ -11,23 +11,22 @@ import pandas as pd
 from . import cache, geometry, progress
 from .extract import Extraction, check_aligned
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 
 
 def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
-    """``geometry.metric_suite`` for every layer of ``ex`` (columns: layer, metric, value)."""
-    key = {"extraction": ex.path.name, "seed": seed, "v": METRICS_VERSION}
-    final = cache.artifact_dir("metrics", ex.path.name, key)
-    if not cache.is_done(final):
+    """``geometry.metric_suite`` for every layer of ``ex`` (columns: layer, metric, value), cached."""
+    def compute():
         t = ex.tokens
         rows = []
         for layer in progress.bar(range(ex.n_layers + 1), desc="layers", unit="layer"):
             X = np.asarray(ex.hidden(layer))
             for k, v in geometry.metric_suite(X, t.token_id.values, t.sentence.values, seed=seed).items():
                 rows.append({"layer": layer, "metric": k, "value": float(v)})
-        with cache.building(final, key) as tmp:
-            pd.DataFrame(rows).to_csv(tmp / "metrics.csv", index=False)
-    return pd.read_csv(final / "metrics.csv")
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("metrics", ex.path.name, {"extraction": ex.path.name, "seed": seed,
+                                                        "v": METRICS_VERSION}, compute)
 
 
 def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:

@@ -105,3 +105,17 @@ def test_bad_input_stops_before_extraction(kw, match, tmp_cache):
 def test_layer_out_of_range(pair):
     with pytest.raises(ParameterError, match=r"layer=7 is out of range.*\[0, 6\]"):
         pair[0].hidden(7)
+
+
+def test_layer_structure_on_an_extraction_and_its_bad_parameters(pair):
+    from helpers import structure as S
+
+    pre = pair[0]
+    with pytest.raises(ParameterError, match=r"layer=9 is out of range"):
+        S.layer_structure(pre, layers=[9])
+    with pytest.raises(ParameterError, match="k="):
+        S.layer_structure(pre, k=0)
+    t = S.layer_structure(pre, k=3, layers=[0, 6])
+    assert set(t.layer) == {0, 6} and set(t.label) == set(S.LABELS)
+    acc = t[(t.measure == "probe accuracy") & (t.label == "token_type") & (t.layer == 0)].value.iloc[0]
+    assert 0.5 < acc <= 1.0  # token type is linearly readable from the embedding layer

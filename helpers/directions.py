@@ -1,0 +1,149 @@
+"""Dominant (elongated) directions: spectra, removal of the top-k principal directions, and what they encode.
+
+Removal (fitted on training tokens only, applied to held-out tokens)::
+
+    x' = x - sum_{i<k} ((x - mu) . u_i) u_i
+
+with mu and u_1..u_k the mean and the top principal directions of the training tokens.  The mean itself is
+kept, so k = 0 is the identity and the effect measured is that of the directions alone (all-but-the-top,
+Mu & Viswanath 2018, would also subtract the mean).
+
+Effects measured (paper-spec sections 2.7-2.8, PROPOSAL protocol):
+(a) the fine-tuned model's own task score when the directions, fitted on last-layer training tokens, are
+    projected out of the last hidden states that feed its classification head;
+(b) fresh linear probes (sentence label, token type) trained on the processed training tokens;
+(c) what the directions encode: probes on the k coordinates of the removed subspace alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import checks, progress
+from .checks import ParameterError
+
+
+def check_ks(ks, dim: int) -> list[int]:
+    ks = [int(k) for k in checks.as_list(ks)] if not isinstance(ks, int) else [ks]
+    for k in ks:
+        if k < 0 or k > dim:
+            raise ParameterError(f"k={k} is out of range; every k must be in [0, {dim}] (the dimension)")
+    return ks
+
+
+@dataclass
+class PCRemoval:
+    """Top principal directions of training rows, and their removal from other rows."""
+
+    mean: np.ndarray
+    components: np.ndarray  # (k_max, dim), rows = directions, by decreasing variance
+    explained: np.ndarray   # explained-variance ratio of each component
+
+    @classmethod
+    def fit(cls, X, k_max: int) -> "PCRemoval":
+        X = np.asarray(X, dtype=np.float64)
+        check_ks([k_max], X.shape[1])
+        mu = X.mean(0)
+        cov = np.cov(X - mu, rowvar=False)
+        ev, vec = np.linalg.eigh(cov)
+        order = np.argsort(ev)[::-1]
+        ev, vec = ev[order], vec[:, order]
+        return cls(mu, vec[:, :k_max].T.copy(), ev[:k_max] / ev.sum())
+
+    def remove(self, X, k: int) -> np.ndarray:
+        """x - sum_{i<k} ((x - mu) . u_i) u_i."""
+        if not 0 <= k <= len(self.components):
+            raise ParameterError(f"k={k} is out of range; this removal was fitted with k_max={len(self.components)}")
+        X = np.asarray(X, dtype=np.float64)
+        U = self.components[:k]
+        return X - ((X - self.mean) @ U.T) @ U
+
+    def coordinates(self, X, k: int) -> np.ndarray:
+        """Coordinates (x - mu) . u_i, i < k: the removed subspace."""
+        return (np.asarray(X, dtype=np.float64) - self.mean) @ self.components[:k].T
+
+    def as_torch(self, k: int):
+        """A function removing the top-k directions from a (..., dim) torch tensor (for the model's head)."""
+        import torch
+
+        U = torch.tensor(self.components[:k], dtype=torch.float32)
+        mu = torch.tensor(self.mean, dtype=torch.float32)
+
+        def f(h):
+            return h - ((h - mu) @ U.T) @ U
+
+        return f
+
+
+def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: str, max_length: int = 64,
+                            batch_size: int = 64) -> pd.DataFrame:
+    """(a) The fine-tuned model's task metric when the top-k directions are projected out of its last hidden
+    states (every position, before the pooler and classifier).  Columns: k, metric, value."""
+    import torch
+
+    from . import tasks
+
+    model = run.classifier()
+    base = getattr(model, model.base_model_prefix)
+    tok = __import__("transformers").AutoTokenizer.from_pretrained(run.model_dir, local_files_only=True)
+    rows = []
+    order = np.argsort([len(t) for t in texts])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    with torch.inference_mode():
+        last = {}
+        for b in batches:
+            enc = tok([texts[i] for i in b], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            last[tuple(b)] = (base(**enc).last_hidden_state, enc["attention_mask"])
+        for k in progress.bar(ks, desc="head", unit="k"):
+            f = removal.as_torch(k)
+            preds = np.empty(len(texts), dtype=np.int64)
+            for b, (h, _) in last.items():
+                h2 = f(h)
+                if getattr(base, "pooler", None) is not None:  # BERT: pooler on [CLS], then the classifier
+                    logits = model.classifier(model.dropout(base.pooler(h2)))
+                else:  # RoBERTa/MPNet-style heads read the sequence themselves
+                    logits = model.classifier(h2)
+                preds[list(b)] = logits.argmax(-1).numpy()
+            for m, v in tasks.compute_metrics(task, preds, labels).items():
+                rows.append({"k": k, "metric": m, "value": v})
+    return pd.DataFrame(rows)
+
+
+def removal_probes(train_X, train_tokens: pd.DataFrame, test_X, test_tokens: pd.DataFrame, ks, labels=("label", "token_type"),
+                   seed: int = 0, max_train: int | None = 8000) -> pd.DataFrame:
+    """(b) probes on the processed tokens and (c) probes on the removed subspace alone, for each k.
+
+    Removal fitted on the training tokens only.  Columns: k, label, features, accuracy, majority."""
+    from . import structure
+
+    ks = check_ks(ks, train_X.shape[1])
+    idx = structure.subsample(len(train_X), max_train, seed)
+    Xtr, ttr = np.asarray(train_X)[idx], train_tokens.iloc[idx]
+    Xte = np.asarray(test_X)
+    rem = PCRemoval.fit(Xtr, max(ks) if ks else 0)
+    n_tr = len(Xtr)
+    rows = []
+    for k in progress.bar(ks, desc="probes", unit="k"):
+        feats = {"after removal": (rem.remove(Xtr, k), rem.remove(Xte, k))}
+        if k > 0:
+            feats["removed subspace only"] = (rem.coordinates(Xtr, k), rem.coordinates(Xte, k))
+        for name in labels:
+            ytr = structure.label_column(ttr, name)
+            yte = structure.label_column(test_tokens, name)
+            y = np.concatenate([ytr, yte])
+            tr, te = np.arange(n_tr), np.arange(n_tr, n_tr + len(yte))
+            for fname, (a, b) in feats.items():
+                p = structure.probe(np.vstack([a, b]), y, train=tr, test=te, seed=seed)
+                rows.append({"k": k, "label": name, "features": fname, "accuracy": p["accuracy"], "majority": p["majority"]})
+    return pd.DataFrame(rows)
+
+
+def spectrum_table(X, top: int = 50) -> pd.DataFrame:
+    """Explained-variance ratio of the top principal directions (columns: component, ratio)."""
+    from . import geometry
+
+    ev = geometry.spectrum(X)
+    r = ev / ev.sum()
+    return pd.DataFrame({"component": np.arange(1, min(top, len(r)) + 1), "ratio": r[:top]})

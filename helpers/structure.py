@@ -1,0 +1,165 @@
+"""Local structure of a token-embedding space: clusters, linear probes, 2-D maps, self-similarity by group.
+
+Protocols (the paper's exact ones are not retrievable; these are the project's stated choices):
+
+* **Clusters**: k-means (scikit-learn, ``n_init=4``, seeded) on the raw embeddings of a layer; agreement of
+  the clusters with a token label by the adjusted Rand index and normalised mutual information; how well a
+  label separates the space by the silhouette score of the label itself (Euclidean, seeded subsample).
+* **Probes**: logistic regression on standardised embeddings, trained and tested on a seeded split *by
+  sentence* (no sentence on both sides), reporting held-out accuracy and the majority-class accuracy.
+* **Maps**: PCA and t-SNE (seeded) of a seeded token sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .checks import ParameterError
+
+LABELS = ("token_type", "freq_bucket", "label")
+
+
+def _check_k(k: int, n: int, dim: int | None = None) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ParameterError(f"k={k!r} is not valid; it must be an integer >= 1")
+    if k > n:
+        raise ParameterError(f"k={k} is larger than the number of points ({n})")
+    if dim is not None and k > dim:
+        raise ParameterError(f"k={k} is above the dimension; it must be <= {dim}")
+
+
+def label_column(tokens: pd.DataFrame, name: str) -> np.ndarray:
+    """A label column of a token table, with a clear error for unknown names."""
+    if name not in tokens.columns or name in ("sentence", "position", "token_id"):
+        raise ParameterError(f"label={name!r} is not a label column; choose one of: {', '.join(LABELS)}")
+    return tokens[name].to_numpy()
+
+
+def subsample(n: int, max_n: int | None, seed: int) -> np.ndarray:
+    """Sorted seeded row indices (all rows when ``max_n`` is None or >= n)."""
+    if max_n is None or max_n >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_n, replace=False))
+
+
+def kmeans(X, k: int = 27, seed: int = 0) -> np.ndarray:
+    """Cluster ids of k-means (seeded; ``n_init=4``)."""
+    from sklearn.cluster import KMeans
+
+    X = np.asarray(X, dtype=np.float32)
+    _check_k(k, len(X))
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(X)
+
+
+def cluster_agreement(X, labels: dict, k: int = 27, seed: int = 0, silhouette_n: int = 3000) -> pd.DataFrame:
+    """ARI and NMI between k-means clusters and each label, and the silhouette of each label."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+
+    X = np.asarray(X, dtype=np.float32)
+    clusters = kmeans(X, k, seed)
+    rows = []
+    idx = subsample(len(X), silhouette_n, seed)
+    for name, y in labels.items():
+        y = np.asarray(y)
+        sil = silhouette_score(X[idx], y[idx]) if len(np.unique(y[idx])) > 1 else np.nan
+        rows.append({"label": name, "ARI": adjusted_rand_score(y, clusters),
+                     "NMI": normalized_mutual_info_score(y, clusters), "silhouette": float(sil)})
+    return pd.DataFrame(rows)
+
+
+def sentence_split(groups, test_size: float = 0.25, seed: int = 0):
+    """(train rows, test rows) with every group (sentence) on one side only."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = np.asarray(groups)
+    tr, te = next(GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed).split(groups, groups=groups))
+    return tr, te
+
+
+def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None, test=None,
+          C: float = 1.0, max_iter: int = 300) -> dict:
+    """Held-out accuracy of a linear probe (logistic regression on standardised features).
+
+    Rows are split by ``groups`` (sentences) unless explicit ``train``/``test`` row indices are given.
+    Returns accuracy, majority-class accuracy and the number of train/test rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    if train is None:
+        if groups is None:
+            raise ParameterError("probe needs `groups` (sentence ids) or explicit train/test rows")
+        train, test = sentence_split(groups, test_size, seed)
+    if len(np.unique(y[train])) < 2:
+        raise ValueError("the probe's training rows hold a single class")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
+    clf.fit(X[train], y[train])
+    values, counts = np.unique(y[train], return_counts=True)
+    majority = values[np.argmax(counts)]
+    return {"accuracy": float((clf.predict(X[test]) == y[test]).mean()),
+            "majority": float((y[test] == majority).mean()), "n_train": int(len(train)), "n_test": int(len(test))}
+
+
+def maps_2d(X, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """2-D coordinates by ``pca`` or ``tsne`` (seeded; t-SNE on the top-50 principal components)."""
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(X, dtype=np.float32)
+    if method == "pca":
+        return PCA(2, random_state=seed).fit_transform(X)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        Z = PCA(min(50, X.shape[1], len(X)), random_state=seed).fit_transform(X)
+        return TSNE(2, init="pca", perplexity=min(30, (len(X) - 1) / 3), random_state=seed).fit_transform(Z)
+    raise ParameterError(f"method={method!r} is not valid; choose one of: pca, tsne")
+
+
+def self_similarity_by(X, tokens: pd.DataFrame, by: str, min_count: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Ethayarajh's self-similarity per token id, averaged per group of ``by`` (e.g. freq_bucket), raw and
+    minus the layer's anisotropy baseline."""
+    from . import geometry as G
+
+    col = label_column(tokens, by)
+    ss = G.self_similarity(X, tokens.token_id.values, min_count=min_count, seed=seed)
+    base = G.anisotropy_baseline(X, tokens.token_id.values, seed=seed)
+    first = tokens.drop_duplicates("token_id").set_index("token_id")[by] if by != "token_id" else None
+    d = pd.DataFrame({"token_id": list(ss), "self_similarity": list(ss.values())})
+    d[by] = d.token_id.map(first) if first is not None else d.token_id
+    out = d.groupby(by).self_similarity.agg(["mean", "count"]).reset_index()
+    out["adjusted"] = out["mean"] - base
+    del col
+    return out
+
+
+STRUCTURE_VERSION = 1
+
+
+def layer_structure(ex, k: int = 27, seed: int = 0, layers=None) -> pd.DataFrame:
+    """Cluster agreement (ARI, NMI, silhouette) and probe accuracy (with majority baseline) for every
+    label of :data:`LABELS` at each layer of an extraction; cached.  Columns: layer, label, measure, value."""
+    from . import cache, checks, progress
+
+    layers = list(range(ex.n_layers + 1)) if layers is None else [int(x) for x in layers]
+    for layer in layers:
+        checks.in_range("layer", layer, 0, ex.n_layers)
+    _check_k(k, ex.meta["n_tokens"], ex.meta["hidden_size"])
+
+    def compute():
+        t = ex.tokens
+        labels = {c: label_column(t, c) for c in LABELS}
+        rows = []
+        for layer in progress.bar(layers, desc="structure", unit="layer"):
+            X = np.asarray(ex.hidden(layer))
+            for _, r in cluster_agreement(X, labels, k, seed).iterrows():
+                rows += [{"layer": layer, "label": r.label, "measure": m, "value": r[m]} for m in ("ARI", "NMI", "silhouette")]
+            train, test = sentence_split(t.sentence.values, seed=seed)
+            for name, y in labels.items():
+                p = probe(X, y, train=train, test=test, seed=seed)
+                rows += [{"layer": layer, "label": name, "measure": "probe accuracy", "value": p["accuracy"]},
+                         {"layer": layer, "label": name, "measure": "probe majority", "value": p["majority"]}]
+        return pd.DataFrame(rows)
+
+    spec = {"extraction": ex.path.name, "k": k, "seed": seed, "layers": layers, "v": STRUCTURE_VERSION}
+    return cache.cached_table("structure", ex.path.name, spec, compute)
