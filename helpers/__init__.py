@@ -1,9 +1,10 @@
 """Helpers for the isotropy-after-fine-tuning book.
 
 Layers, each module with one job:
-``paths`` / ``cache`` / ``checks`` (infrastructure) -> ``tasks`` / ``models`` (data and weights)
--> ``tokens`` (token types and corpus frequency) -> ``finetune`` / ``extract`` (artifacts)
--> ``geometry`` (metrics) -> ``plots`` (figures). ``run`` executes notebooks with papermill.
+``paths`` / ``cache`` / ``checks`` / ``progress`` (infrastructure) -> ``tasks`` / ``models`` (data and
+weights) -> ``tokens`` (token types and corpus frequency) -> ``finetune`` / ``extract`` / ``baseline``
+(cached artifacts) -> ``geometry`` / ``layerwise`` / ``structure`` / ``directions`` (measurements)
+-> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
 
 Every notebook imports the package the same way::
 
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 def __getattr__(name):  # lazy submodules: importing torch costs seconds
     import importlib
 
-    if name in {"tasks", "models", "tokens", "finetune", "extract", "geometry", "plots",
-                "run", "progress", "baseline", "book", "env"}:
+    if name in {"tasks", "models", "tokens", "finetune", "extract", "baseline", "geometry", "layerwise",
+                "structure", "directions", "plots", "run", "progress", "book", "env"}:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)

@@ -78,34 +78,38 @@ class PCRemoval:
 
 
 def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: str, max_length: int = 64,
-                            batch_size: int = 64) -> pd.DataFrame:
+                            batch_size: int = 64, pairs=None) -> pd.DataFrame:
     """(a) The fine-tuned model's task metric when the top-k directions are projected out of its last hidden
-    states (every position, before the pooler and classifier).  Columns: k, metric, value."""
+    states (every position, before the pooler and classifier); ``pairs`` are the second texts of pair
+    tasks.  Columns: k, metric, value."""
     import torch
+    from transformers import AutoTokenizer
 
     from . import tasks
 
     model = run.classifier()
     base = getattr(model, model.base_model_prefix)
-    tok = __import__("transformers").AutoTokenizer.from_pretrained(run.model_dir, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(run.model_dir, local_files_only=True, trust_remote_code=False)
     rows = []
     order = np.argsort([len(t) for t in texts])
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     with torch.inference_mode():
         last = {}
         for b in batches:
-            enc = tok([texts[i] for i in b], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            enc = tok([texts[i] for i in b], [pairs[i] for i in b] if pairs is not None else None,
+                      truncation=True, max_length=max_length, padding=True, return_tensors="pt")
             last[tuple(b)] = (base(**enc).last_hidden_state, enc["attention_mask"])
         for k in progress.bar(ks, desc="head", unit="k"):
             f = removal.as_torch(k)
-            preds = np.empty(len(texts), dtype=np.int64)
+            regression = tasks.spec(task).regression
+            preds = np.empty(len(texts), dtype=np.float64 if regression else np.int64)
             for b, (h, _) in last.items():
                 h2 = f(h)
                 if getattr(base, "pooler", None) is not None:  # BERT: pooler on [CLS], then the classifier
                     logits = model.classifier(model.dropout(base.pooler(h2)))
                 else:  # RoBERTa/MPNet-style heads read the sequence themselves
                     logits = model.classifier(h2)
-                preds[list(b)] = logits.argmax(-1).numpy()
+                preds[list(b)] = (logits.squeeze(-1) if regression else logits.argmax(-1)).numpy()
             for m, v in tasks.compute_metrics(task, preds, labels).items():
                 rows.append({"k": k, "metric": m, "value": v})
     return pd.DataFrame(rows)

@@ -74,6 +74,7 @@ def _model_source(model) -> tuple[str, dict, str]:
 def sample_sentences(df: pd.DataFrame, split: str, n_sentences: int, seed: int) -> pd.DataFrame:
     """A seeded sample of ``n_sentences`` rows of one split, in a fixed order; column ``sentence_id``
     is the row's index in the task table."""
+    checks.choice("split", split, tasks.SPLITS)
     part = df[df.split == split]
     if not isinstance(n_sentences, int) or isinstance(n_sentences, bool) or n_sentences < 1:
         raise checks.ParameterError(f"n_sentences={n_sentences!r} is not valid; it must be a positive integer")

@@ -121,7 +121,7 @@ def self_similarity_by(X, tokens: pd.DataFrame, by: str, min_count: int = 5, see
     minus the layer's anisotropy baseline."""
     from . import geometry as G
 
-    col = label_column(tokens, by)
+    label_column(tokens, by)  # validates the name
     ss = G.self_similarity(X, tokens.token_id.values, min_count=min_count, seed=seed)
     base = G.anisotropy_baseline(X, tokens.token_id.values, seed=seed)
     first = tokens.drop_duplicates("token_id").set_index("token_id")[by] if by != "token_id" else None
@@ -129,7 +129,6 @@ def self_similarity_by(X, tokens: pd.DataFrame, by: str, min_count: int = 5, see
     d[by] = d.token_id.map(first) if first is not None else d.token_id
     out = d.groupby(by).self_similarity.agg(["mean", "count"]).reset_index()
     out["adjusted"] = out["mean"] - base
-    del col
     return out
 
 
