@@ -51,18 +51,18 @@ def is_done(path: Path) -> bool:
     return (Path(path) / DONE).is_file()
 
 
-def read_done(path: Path) -> dict:
-    return json.loads((Path(path) / DONE).read_text())
-
-
 @contextmanager
 def building(final: Path, spec: dict) -> Iterator[Path]:
     """Yield a fresh temporary directory; on success mark it done and rename it to ``final``.
 
-    On an exception the temporary directory is removed and nothing is published.
+    On an exception the temporary directory is removed and nothing is published.  Temporary directories
+    left by an earlier run of the same artifact that was killed (SIGKILL, power loss) are removed first, so
+    the build restarts cleanly; two processes must not build the same artifact at the same time.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
     try:
         yield tmp
@@ -76,17 +76,6 @@ def building(final: Path, spec: dict) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def clean_stale(kind: str) -> int:
-    """Remove temporary directories left by killed runs; returns how many were removed."""
-    root = paths.cache_root() / kind
-    n = 0
-    if root.is_dir():
-        for p in root.glob(".tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
-            n += 1
-    return n
 
 
 def cached_table(kind: str, name: str, spec: dict, compute):

@@ -167,8 +167,6 @@ def finetune(cfg: FinetuneConfig | None = None, glue_dir=None, **overrides) -> F
     final = cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
     if cache.is_done(final):
         return load(final)
-    for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by a killed run of the same config
-        shutil.rmtree(stale, ignore_errors=True)
 
     import torch
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed

@@ -36,6 +36,9 @@ def _stop_words() -> frozenset:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
+_STOP = _stop_words()
+
+
 def is_punctuation(s: str) -> bool:
     return bool(s) and all(c in string.punctuation or unicodedata.category(c)[0] in "PS" for c in s)
 
@@ -52,9 +55,6 @@ def token_type(token: str, continuation: bool) -> str:
     if t.lower() in _STOP:
         return "stopword"
     return "other"
-
-
-_STOP = _stop_words()
 
 
 def is_continuation(token: str, tokenizer=None) -> bool:
