@@ -42,7 +42,7 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     """Test-split metrics of a linear model on frozen mean-pooled features (cached)."""
     spec = models.resolve(model)
     tspec = tasks.spec(task)
-    key = {"model": spec.location if spec.local else spec.name, "task": task, "layer": layer,
+    key = {"model": spec.identity, "task": task, "layer": layer,
            "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "v": 1}
     final = cache.artifact_dir("baseline", f"{spec.slug}-{task}", key)
     if cache.is_done(final):

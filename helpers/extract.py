@@ -68,7 +68,7 @@ def _model_source(model) -> tuple[str, dict, str]:
             return str(p), {"dir": f"{run.name}/{where}"}, label
         return str(p), {"dir": str(p.resolve())}, p.name
     spec = models.resolve(str(model))
-    return spec.name, {"model": spec.location if spec.local else spec.name}, spec.slug
+    return spec.name, {"model": spec.identity}, spec.slug
 
 
 def sample_sentences(df: pd.DataFrame, split: str, n_sentences: int, seed: int) -> pd.DataFrame:

