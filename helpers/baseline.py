@@ -57,8 +57,7 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     tok, enc = models.load_tokenizer(spec), models.load_encoder(spec)
     feats = {}
     for name, d in (("train", train), ("test", test)):
-        pairs = d.text_pair.tolist() if d.text_pair.notna().any() else None
-        feats[name] = sentence_embeddings(enc, d.text.tolist(), pairs, layer, max_length, tok=tok)
+        feats[name] = sentence_embeddings(enc, d.text.tolist(), tasks.second_texts(d), layer, max_length, tok=tok)
     head = Ridge(alpha=1.0) if tspec.regression else LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
     clf = make_pipeline(StandardScaler(), head).fit(feats["train"], train.label.values)
     result = {"test": tasks.compute_metrics(task, clf.predict(feats["test"]), test.label.values),

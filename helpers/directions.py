@@ -98,12 +98,12 @@ def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: st
         for b in batches:
             enc = tok([texts[i] for i in b], [pairs[i] for i in b] if pairs is not None else None,
                       truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            last[tuple(b)] = (base(**enc).last_hidden_state, enc["attention_mask"])
+            last[tuple(b)] = base(**enc).last_hidden_state
+        regression = tasks.spec(task).regression
         for k in progress.bar(ks, desc="head", unit="k"):
             f = removal.as_torch(k)
-            regression = tasks.spec(task).regression
             preds = np.empty(len(texts), dtype=np.float64 if regression else np.int64)
-            for b, (h, _) in last.items():
+            for b, h in last.items():
                 h2 = f(h)
                 if getattr(base, "pooler", None) is not None:  # BERT: pooler on [CLS], then the classifier
                     logits = model.classifier(model.dropout(base.pooler(h2)))

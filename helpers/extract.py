@@ -99,15 +99,10 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
     sample = sample_sentences(df, split, n_sentences, sample_seed)
 
     import torch
-    from transformers import AutoConfig
 
     progress.configure_libraries()
     kw = {"trust_remote_code": False, "local_files_only": Path(source).is_dir()}
-    if Path(source).is_dir():
-        cfg = AutoConfig.from_pretrained(source, **kw)
-        limit = cfg.max_position_embeddings - (2 if cfg.model_type in {"roberta", "xlm-roberta", "mpnet"} else 0)
-    else:
-        limit = models.max_length(source)
+    limit = models.max_length(source)
     if max_length > limit:
         raise checks.ParameterError(f"max_length={max_length} is above the model's limit; it must be <= {limit}")
 
@@ -127,12 +122,11 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
     else:
         tok, enc_model = models.load_tokenizer(source), models.load_encoder(source)
     tokens.configure(tok)
-    base = _base_name(source, tok)
+    base = _base_name(source)
     counts = tokens.corpus_counts(base, frequency_corpus)
     ranks = tokens.ranks_from_counts(counts)
 
-    pair = sample.text_pair.tolist() if sample.text_pair.notna().any() else None
-    enc = tok(sample.text.tolist(), pair, truncation=True, max_length=max_length, return_special_tokens_mask=True)
+    enc = tok(sample.text.tolist(), tasks.second_texts(sample), truncation=True, max_length=max_length, return_special_tokens_mask=True)
     keep = [np.flatnonzero(np.asarray(m) == 0) for m in enc["special_tokens_mask"]]
     n_tok = np.array([len(k) for k in keep])
     offsets = np.concatenate([[0], np.cumsum(n_tok)])
@@ -181,7 +175,7 @@ def _run_tokenizer_dir(source: str) -> str:
     raise FileNotFoundError(f"no tokenizer found for {source}")
 
 
-def _base_name(source: str, tok) -> str:
+def _base_name(source: str) -> str:
     """The model whose tokenizer defines token frequency (a fine-tuned run counts like its base model)."""
     p = Path(source)
     for q in [p, *p.parents]:

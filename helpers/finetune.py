@@ -128,8 +128,7 @@ def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 def _encode(tok, df: pd.DataFrame, max_length: int, regression: bool):
     import datasets
 
-    pair = df.text_pair.tolist() if df.text_pair.notna().any() else None
-    enc = tok(df.text.tolist(), pair, truncation=True, max_length=max_length)
+    enc = tok(df.text.tolist(), tasks.second_texts(df), truncation=True, max_length=max_length)
     cols = {k: enc[k] for k in enc.keys()}
     cols["labels"] = df.label.astype("float32" if regression else "int64").tolist()
     cols["length"] = [len(x) for x in enc["input_ids"]]
@@ -155,8 +154,8 @@ def load(path: Path) -> FinetuneRun:
     return FinetuneRun(path, metrics["config"], metrics, pd.read_csv(path / "log.csv"))
 
 
-def run_dir(cfg: FinetuneConfig) -> Path:
-    mspec = models.resolve(cfg.model)
+def run_dir(cfg: FinetuneConfig, mspec: models.ModelSpec | None = None) -> Path:
+    mspec = mspec or models.resolve(cfg.model)
     return cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
 
 
@@ -164,7 +163,7 @@ def finetune(cfg: FinetuneConfig | None = None, glue_dir=None, **overrides) -> F
     """Fine-tune (or load the cached run) and return it; see the module doc for the artifact."""
     cfg = FinetuneConfig(**{**asdict(cfg or FinetuneConfig()), **overrides})
     mspec, tspec, df = validate(cfg, glue_dir)
-    final = cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
+    final = run_dir(cfg, mspec)
     if cache.is_done(final):
         return load(final)
 

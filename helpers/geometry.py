@@ -249,7 +249,11 @@ def cosine_contribution(X, n_pairs: int | None = None, seed: int = 0) -> np.ndar
 def rogue_dimensions(X, factor: float = 10.0) -> np.ndarray:
     """Dimensions whose share of the total |cosine contribution| exceeds ``factor`` / dim (10x their
     fair share), ordered by contribution."""
-    cc = np.abs(cosine_contribution(X))
+    return _rogue_from_contribution(cosine_contribution(X), factor)
+
+
+def _rogue_from_contribution(cc: np.ndarray, factor: float) -> np.ndarray:
+    cc = np.abs(cc)
     share = cc / cc.sum() if cc.sum() > 0 else cc
     idx = np.flatnonzero(share > factor / len(cc))
     return idx[np.argsort(-share[idx])]
@@ -518,9 +522,11 @@ def metric_suite(X, token_ids=None, sentence_ids=None, seed: int = 0, id_points:
     """Every scalar metric of this module for one layer (the per-layer rows of the isotropy chapter)."""
     X = _check(X)
     m = Moments.of(X)
+    log_iw = partition_isotropy(X, return_log=True)
+    cc = np.abs(cosine_contribution(X))
     out = {
-        "I(W)": partition_isotropy(X),
-        "log10 I(W)": partition_isotropy(X, return_log=True) / np.log(10),
+        "I(W)": float(np.exp(log_iw)),
+        "log10 I(W)": log_iw / np.log(10),
         "average cosine": average_cosine(X),
         "IsoScore": isoscore(m),
         "IsoScore* (zeta=0.2)": isoscore_star(m, 0.2),
@@ -530,9 +536,10 @@ def metric_suite(X, token_ids=None, sentence_ids=None, seed: int = 0, id_points:
         "VRM": vrm(X[np.sort(np.random.default_rng(seed).choice(len(X), min(len(X), 5000), replace=False))]),
         "TwoNN ID": intrinsic_dimension(X, "twonn", max_points=id_points, seed=seed),
         "uniformity": uniformity(X, seed=seed),
-        "top-1 cosine share": float(np.abs(cosine_contribution(X)).max() / max(np.abs(cosine_contribution(X)).sum(), 1e-12)),
+        "top-1 cosine share": float(cc.max() / max(cc.sum(), 1e-12)),
     }
-    out.update({f"dominant: {k}": v for k, v in dominant_directions(X).items()})
+    out.update({f"dominant: {k}": v for k, v in dominant_directions(m).items()})
+    out["dominant: rogue"] = int(len(_rogue_from_contribution(cc, 10.0)))
     if token_ids is not None:
         i, j = same_token_pairs(token_ids, 5000, seed)
         out["alignment (same token)"] = alignment(X[i], X[j])

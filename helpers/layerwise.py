@@ -1,7 +1,7 @@
 """Layer-wise geometry of an extraction: the metric suite for every layer, cached as CSV.
 
 The table has one row per (layer, metric); :func:`compare` stacks a pre-trained and a fine-tuned
-extraction of the same tokens.  Cached under ``<cache>/metrics/<extraction>-<key>/metrics.csv``.
+extraction of the same tokens.  Cached under ``<cache>/metrics/<extraction>-<key>/table.csv``.
 """
 from __future__ import annotations
 

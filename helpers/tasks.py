@@ -289,6 +289,11 @@ def split(df: pd.DataFrame, which: str) -> pd.DataFrame:
     return df[df.split == which].reset_index(drop=True)
 
 
+def second_texts(df: pd.DataFrame) -> list | None:
+    """The ``text_pair`` column as a list for pair tasks, None for single-sentence tasks (tokenizer argument)."""
+    return df.text_pair.tolist() if df.text_pair.notna().any() else None
+
+
 def compute_metrics(name: str, predictions, labels) -> dict[str, float]:
     """The task's metrics: accuracy, F1 (MRPC, QQP), Matthews correlation (CoLA), Pearson/Spearman (STS-B)."""
     from scipy.stats import pearsonr, spearmanr
