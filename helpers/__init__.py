@@ -3,8 +3,8 @@
 Layers, each module with one job:
 ``paths`` / ``cache`` / ``checks`` / ``progress`` (infrastructure) -> ``tasks`` / ``models`` (data and
 weights) -> ``tokens`` (token types and corpus frequency) -> ``finetune`` / ``extract`` / ``baseline``
-(cached artifacts) -> ``geometry`` / ``layerwise`` / ``structure`` / ``directions`` (measurements)
--> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
+(cached artifacts) -> ``geometry`` / ``transforms`` (metrics, enhancement methods) -> ``layerwise`` /
+``structure`` / ``directions`` / ``enhancement`` (measurements) -> ``claims`` (verdicts) -> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
 
 Every notebook imports the package the same way::
 
@@ -29,6 +29,7 @@ def __getattr__(name):  # lazy submodules: importing torch costs seconds
     import importlib
 
     if name in {"tasks", "models", "tokens", "finetune", "extract", "baseline", "geometry", "layerwise",
-                "structure", "directions", "plots", "run", "progress", "book", "env"}:
+                "structure", "directions", "transforms", "enhancement", "claims", "plots", "run", "progress", "book",
+                "env"}:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)

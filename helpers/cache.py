@@ -31,6 +31,15 @@ def key_of(obj: Any, n: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 
+def code_digest(*modules: str, n: int = 12) -> str:
+    """SHA-256 of the source files of ``helpers`` modules (e.g. ``"transforms"``): put it in an artifact's
+    key so that an edit of the code that computes the artifact recomputes it."""
+    h = hashlib.sha256()
+    for name in sorted(modules):
+        h.update(name.encode() + b"\0" + (Path(__file__).parent / f"{name}.py").read_bytes())
+    return h.hexdigest()[:n]
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

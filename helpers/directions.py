@@ -77,11 +77,12 @@ class PCRemoval:
         return f
 
 
-def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: str, max_length: int = 64,
-                            batch_size: int = 64, pairs=None) -> pd.DataFrame:
-    """(a) The fine-tuned model's task metric when the top-k directions are projected out of its last hidden
-    states (every position, before the pooler and classifier); ``pairs`` are the second texts of pair
-    tasks.  Columns: k, metric, value."""
+def head_scores(run, transforms: dict, texts, labels, task: str, max_length: int = 64, batch_size: int = 64,
+                pairs=None, desc: str = "head") -> pd.DataFrame:
+    """The fine-tuned model's task metrics when each function of ``transforms`` (name -> f(h) on a
+    (..., dim) torch tensor) is applied to its last hidden states (every position, before the pooler and
+    classifier); the encoder runs once.  ``pairs`` are the second texts of pair tasks.
+    Columns: condition, metric, value."""
     import torch
     from transformers import AutoTokenizer
 
@@ -100,8 +101,7 @@ def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: st
                       truncation=True, max_length=max_length, padding=True, return_tensors="pt")
             last[tuple(b)] = base(**enc).last_hidden_state
         regression = tasks.spec(task).regression
-        for k in progress.bar(ks, desc="head", unit="k"):
-            f = removal.as_torch(k)
+        for name, f in progress.bar(list(transforms.items()), desc=desc, unit="condition"):
             preds = np.empty(len(texts), dtype=np.float64 if regression else np.int64)
             for b, h in last.items():
                 h2 = f(h)
@@ -111,8 +111,17 @@ def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: st
                     logits = model.classifier(h2)
                 preds[list(b)] = (logits.squeeze(-1) if regression else logits.argmax(-1)).numpy()
             for m, v in tasks.compute_metrics(task, preds, labels).items():
-                rows.append({"k": k, "metric": m, "value": v})
+                rows.append({"condition": name, "metric": m, "value": v})
     return pd.DataFrame(rows)
+
+
+def head_score_with_removal(run, removal: PCRemoval, ks, texts, labels, task: str, max_length: int = 64,
+                            batch_size: int = 64, pairs=None) -> pd.DataFrame:
+    """(a) The fine-tuned model's task metric when the top-k directions are projected out of its last hidden
+    states (:func:`head_scores`).  Columns: k, metric, value."""
+    t = head_scores(run, {k: removal.as_torch(k) for k in ks}, texts, labels, task, max_length, batch_size, pairs,
+                    desc="head")
+    return t.rename(columns={"condition": "k"})
 
 
 def removal_probes(train_X, train_tokens: pd.DataFrame, test_X, test_tokens: pd.DataFrame, ks, labels=("label", "token_type"),

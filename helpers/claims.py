@@ -1,0 +1,290 @@
+"""Verdicts on the paper's claims (paper-spec section 4), computed from tidy per-replicate measurements.
+
+Every claim function takes a long table with one row per measurement and a ``replicate`` column, and returns
+a :class:`Verdict`: the claim, the criterion in words (fixed in this module, before any number is seen), the
+statistic, the estimate with its 95% interval, the number of replicates, the control it was compared with,
+and a verdict in {supported, contradicted, inconclusive}, plus the per-cell table behind it.
+
+**Statistics.** The unit of replication is the fine-tuning seed: replicate *r* pairs fine-tuning seed *r*
+with its own seeded sentence sample (and k-means seed), and the pre-trained model is measured on the same
+sample, so pre-trained values are independent measurements, never copies of one value.  Effects are paired
+differences within a replicate; their mean gets a two-sided Student-t interval over replicates
+(:func:`t_interval`).  A cell (one task, state, method, layer ...) is
+
+* **supported** when its interval excludes no change (or the stated margin) in the claimed direction,
+* **contradicted** when it excludes it in the other direction,
+* **inconclusive** otherwise, and always with fewer than :data:`MIN_REPLICATES` replicates.
+
+A claim about every cell ("each method raises I(W) on every task") is supported when every cell is,
+contradicted when any cell is, inconclusive otherwise (:func:`all_of`).  The headline estimate is the weakest
+cell: the one whose interval comes closest to refuting the claim.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
+
+# Named thresholds, each with its rationale (the ledger lists them).
+LEVEL = 0.95
+"""Two-sided confidence level of every interval: the field's convention."""
+MIN_REPLICATES = 3
+"""Fewer fine-tuning seeds give no verdict: with 2, the t quantile is 12.7 and one seed can decide alone."""
+FLAT_MARGIN = 0.01
+"""Accuracy margin for "no improvement" (C6): one point, below what a reader would call a gain and above the
+seed-to-seed spread of the fine-tuned accuracy (about 0.002-0.004 on the default tasks)."""
+
+THRESHOLDS = {
+    "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
+    "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
+    "FLAT_MARGIN": (FLAT_MARGIN, "accuracy gain below which C6 calls a change 'no improvement'"),
+}
+
+
+# ----------------------------------------------------------------------------- statistics
+def t_interval(values, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) of a two-sided Student-t interval of the mean; low = high = NaN for n < 2."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    m = float(v.mean())
+    if n < 2:
+        return m, np.nan, np.nan, n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half, n
+
+
+def decide(low: float, high: float, n: int, direction: int = +1, margin: float = 0.0) -> str:
+    """Verdict of one cell: the claim predicts a change of sign ``direction`` beyond ``margin`` (direction
+    -1 with a margin m means "below +m": "no improvement larger than m")."""
+    if n < MIN_REPLICATES or not (np.isfinite(low) and np.isfinite(high)):
+        return INCONCLUSIVE
+    if direction > 0:
+        return SUPPORTED if low > margin else CONTRADICTED if high < margin else INCONCLUSIVE
+    return SUPPORTED if high < margin else CONTRADICTED if low > margin else INCONCLUSIVE
+
+
+def all_of(verdicts) -> str:
+    """Every cell supported -> supported; any contradicted -> contradicted; otherwise inconclusive."""
+    v = list(verdicts)
+    if not v:
+        return INCONCLUSIVE
+    if any(x == CONTRADICTED for x in v):
+        return CONTRADICTED
+    return SUPPORTED if all(x == SUPPORTED for x in v) else INCONCLUSIVE
+
+
+def paired_effects(df: pd.DataFrame, by: list[str], column: str, treated, reference, value: str = "value") -> pd.DataFrame:
+    """Per replicate and group ``by``: value[column == treated] - value[column == reference] (paired)."""
+    keys = [*by, "replicate"]
+    a = df[df[column] == treated].set_index(keys)[value]
+    b = df[df[column] == reference].set_index(keys)[value]
+    d = (a - b).dropna().rename("effect").reset_index()
+    return d
+
+
+def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0) -> pd.DataFrame:
+    """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n, verdict)."""
+    rows = []
+    for key, g in effects.groupby(by, sort=False):
+        m, lo, hi, n = t_interval(g.effect)
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n,
+                     "verdict": decide(lo, hi, n, direction, margin)})
+    return pd.DataFrame(rows)
+
+
+def weakest(table: pd.DataFrame, direction: int = +1) -> pd.Series:
+    """The cell whose interval comes closest to refuting the claim (lowest low for +1, highest high for -1)."""
+    t = table.copy()
+    score = t.low.fillna(-np.inf) if direction > 0 else -t.high.fillna(np.inf)
+    return t.loc[score.idxmin()]
+
+
+# ----------------------------------------------------------------------------- the verdict object
+@dataclass
+class Verdict:
+    claim: str
+    statement: str
+    criterion: str
+    statistic: str
+    estimate: float
+    low: float
+    high: float
+    n: int
+    control: str
+    verdict: str
+    where: str = ""
+    detail: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    section: str = ""
+
+    def interval(self, fmt: str = "{:+.3g}") -> str:
+        if not np.isfinite(self.estimate):
+            return "n/a"
+        if not (np.isfinite(self.low) and np.isfinite(self.high)):
+            return fmt.format(self.estimate) + " (no interval)"
+        return f"{fmt.format(self.estimate)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
+
+    def markdown(self) -> str:
+        """The verdict as a paragraph the chapters glue: claim, criterion, number, control, verdict."""
+        n_note = "" if self.n >= MIN_REPLICATES else (
+            f" Only {self.n} fine-tuning seed(s): at least {MIN_REPLICATES} are needed for a verdict "
+            f"(`seeds: [0, 1, 2]`).")
+        return (f"**{self.claim}: {self.statement}**\n\n"
+                f"*Criterion (fixed before the run):* {self.criterion}\n\n"
+                f"*Result:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
+                f"({int(LEVEL * 100)}% t-interval over n = {self.n} fine-tuning seeds). *Control:* {self.control}.{n_note}\n\n"
+                f"**Verdict: {self.verdict}.**")
+
+    def row(self) -> dict:
+        """One row of the claims ledger."""
+        return {"claim": self.claim, "statement": self.statement, "test": self.criterion, "statistic": self.statistic,
+                "where": self.where, "estimate": self.estimate, "low": self.low, "high": self.high, "n seeds": self.n,
+                "control": self.control, "verdict": self.verdict, "section": self.section}
+
+
+def not_measured(claim: str, statement: str, section: str = "") -> Verdict:
+    return Verdict(claim, statement, "", "", np.nan, np.nan, np.nan, 0, "", NOT_MEASURED, section=section)
+
+
+def _summarise(claim, statement, criterion, statistic, table, verdict, control, direction=+1, section="",
+               label=lambda r: "", detail=None) -> Verdict:
+    """A verdict whose headline is the weakest cell of ``table``; ``detail`` (default: ``table``) is kept."""
+    detail = table if detail is None else detail
+    w = weakest(table, direction) if len(table) else None
+    if w is None:
+        return Verdict(claim, statement, criterion, statistic, np.nan, np.nan, np.nan, 0, control, INCONCLUSIVE,
+                       detail=detail, section=section)
+    return Verdict(claim, statement, criterion, statistic, float(w.estimate), float(w.low), float(w.high), int(w.n),
+                   control, verdict, where=label(w), detail=detail, section=section)
+
+
+# ----------------------------------------------------------------------------- claims
+C1_STATEMENT = "Fine-tuning does not necessarily make the embedding space more isotropic"
+C5_STATEMENT = "ZM, Clustering+ZM, ABTT and the cluster-based method raise I(W) of pre-trained and fine-tuned representations"
+C6_STATEMENT = ("Isotropy enhancement does not improve fine-tuned representations on the task, while it does help "
+                "pre-trained ones")
+C7_STATEMENT = ("The local view is more isotropic than the global one: I(W) after Clustering+ZM exceeds I(W) after "
+                "global ZM, which is not below the baseline (non-input layers, pre-trained)")
+
+
+_CRITERIA = {
+    "C1": ("per task, the paired change of {metric} (fine-tuned - pre-trained, same held-out tokens); supported when "
+           "the {level}% interval of at least one task lies below 0 (isotropy fell), contradicted when every task's "
+           "interval lies above 0 (it rose everywhere)"),
+    "C5": ("for every method, task and model (pre-trained, fine-tuned): the paired change of log10 I(W) of held-out "
+           "test tokens (method fitted on training tokens) against no processing; supported when every {level}% "
+           "interval lies above 0, contradicted when any lies below 0"),
+    "C6": ("for every method and task, the paired change of the test score of a classifier re-fitted on the "
+           "processed features of the fine-tuned encoder stays below +{margin:g} (its {level}% interval entirely "
+           "below), and on average over methods and tasks the enhancements help the pre-trained encoder more than "
+           "the fine-tuned one (interval of the mean difference above 0); contradicted when some fine-tuned "
+           "interval lies entirely above +{margin:g}"),
+    "C7": ("in every non-input layer and task of the pre-trained model, on held-out tokens: log10 I(W) after "
+           "Clustering+ZM exceeds that after centring random partitions of the same sizes and that after global "
+           "ZM ({level}% intervals above 0), and ZM is not below the baseline; contradicted when any of these "
+           "intervals lies on the wrong side of 0"),
+}
+
+
+def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN) -> str:
+    """The test of a claim in words, as fixed in this module (chapters show it before the numbers)."""
+    checks_claim = _CRITERIA.get(claim)
+    if checks_claim is None:
+        raise ValueError(f"claim={claim!r} is not valid; choose one of: {', '.join(_CRITERIA)}")
+    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100))
+
+
+def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "") -> Verdict:
+    """C1 from rows (task, state in {pre-trained, fine-tuned}, replicate, value) of ``metric`` in one layer.
+
+    Per task the paired effect fine-tuned - pre-trained; the claim ("not necessarily") holds when at least one
+    task's interval lies below 0, and is contradicted when every task's interval lies above 0."""
+    eff = paired_effects(df, ["task"], "state", "fine-tuned", "pre-trained")
+    table = cells(eff, ["task"], direction=-1)
+    v = table.verdict.tolist()
+    verdict = (SUPPORTED if SUPPORTED in v else CONTRADICTED if v and all(x == CONTRADICTED for x in v)
+               else INCONCLUSIVE)
+    best = table.loc[table.high.fillna(np.inf).idxmin()] if len(table) else None
+    crit = criterion("C1", metric=metric)
+    if best is None:
+        return Verdict("C1", C1_STATEMENT, crit, f"change of {metric}", np.nan, np.nan, np.nan, 0, "none", INCONCLUSIVE,
+                       detail=table, section=section)
+    return Verdict("C1", C1_STATEMENT, crit, f"change of {metric} (fine-tuned - pre-trained)", float(best.estimate),
+                   float(best.low), float(best.high), int(best.n),
+                   "the pre-trained model on the same held-out tokens (paired)", verdict, where=f"task {best.task}",
+                   detail=table, section=section)
+
+
+def c5_enhancement_isotropy(df: pd.DataFrame, methods, section: str = "") -> Verdict:
+    """C5 from rows (task, state, method, replicate, value = log10 I(W) of held-out tokens, last layer) with a
+    ``none`` method as baseline.  Cells: task x state x method; each must raise log10 I(W) (interval > 0)."""
+    d = df[df.method.isin([*methods, "none"])]
+    effects = pd.concat([paired_effects(d, ["task", "state"], "method", m, "none").assign(method=m) for m in methods],
+                        ignore_index=True)
+    table = cells(effects, ["task", "state", "method"], direction=+1)
+    crit = criterion("C5")
+    return _summarise("C5", C5_STATEMENT, crit, "change of log10 I(W) (method - none)", table, all_of(table.verdict),
+                      "no processing on the same tokens (paired)", +1, section,
+                      lambda r: f"weakest cell: {r.method} on {r.state} {r.task}")
+
+
+def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, section: str = "") -> Verdict:
+    """C6 from rows (task, state, method, replicate, value = task score of a classifier re-fitted per
+    condition).  Fine-tuned cells: method - none must stay below +``margin`` (no improvement); the contrast,
+    (pre-trained effect) - (fine-tuned effect) averaged over methods and tasks within a replicate (one test, no
+    multiplicity), must be above 0."""
+    effects = pd.concat([paired_effects(df, ["task", "state"], "method", m, "none").assign(method=m) for m in methods],
+                        ignore_index=True)
+    ft = cells(effects[effects.state == "fine-tuned"], ["task", "method"], direction=-1, margin=margin)
+    pt = cells(effects[effects.state == "pre-trained"], ["task", "method"], direction=+1)
+    e = effects.pivot_table(index=["task", "method", "replicate"], columns="state", values="effect").dropna()
+    contrast_eff = (e["pre-trained"] - e["fine-tuned"]).groupby("replicate").mean().rename("effect").reset_index()
+    contrast = cells(contrast_eff.assign(task="all", method="mean of methods"), ["task", "method"], direction=+1)
+    table = pd.concat([ft.assign(test="fine-tuned: method - none < margin"),
+                       pt.assign(test="pre-trained: method - none > 0"),
+                       contrast.assign(test="pre-trained gain - fine-tuned gain > 0")], ignore_index=True)
+    ft_v = all_of(ft.verdict)
+    helps_pt_more = (contrast.verdict == SUPPORTED).all()
+    verdict = (CONTRADICTED if ft_v == CONTRADICTED else
+               SUPPORTED if ft_v == SUPPORTED and helps_pt_more else INCONCLUSIVE)
+    crit = criterion("C6", margin=margin)
+    return _summarise("C6", C6_STATEMENT, crit, "change of the fine-tuned test score (method - none)", ft, verdict,
+                      "the same methods on the pre-trained encoder (paired by replicate)", -1, section,
+                      lambda r: f"largest gain: {r.method} on {r.task}", detail=table)
+
+
+def c7_local_isotropy(df: pd.DataFrame, section: str = "") -> Verdict:
+    """C7 from rows (task, layer, method in {none, ZM, Clustering+ZM, random partitions}, replicate,
+    value = log10 I(W)) of the pre-trained model in non-input layers.  Cells per task and layer:
+    Clustering+ZM - random partitions of the same sizes > 0 (beyond the control), Clustering+ZM - ZM > 0, and
+    ZM - none not below 0."""
+    by = ["task", "layer"]
+    parts = {
+        "Clustering+ZM - random partitions > 0": (paired_effects(df, by, "method", "Clustering+ZM", "random partitions"), +1),
+        "Clustering+ZM - ZM > 0": (paired_effects(df, by, "method", "Clustering+ZM", "ZM"), +1),
+        "ZM - none >= 0": (paired_effects(df, by, "method", "ZM", "none"), +1),
+    }
+    tables = {name: cells(eff, by, direction) for name, (eff, direction) in parts.items()}
+    table = pd.concat([t.assign(test=name) for name, t in tables.items()], ignore_index=True)
+    main = [*tables["Clustering+ZM - random partitions > 0"].verdict, *tables["Clustering+ZM - ZM > 0"].verdict]
+    zm_below = (tables["ZM - none >= 0"].verdict == CONTRADICTED).any()
+    verdict = CONTRADICTED if zm_below else all_of(main)
+    crit = criterion("C7")
+    ctl = tables["Clustering+ZM - random partitions > 0"]
+    return _summarise("C7", C7_STATEMENT, crit, "log10 I(W): Clustering+ZM - random partitions of the same sizes",
+                      ctl, verdict, "random partitions of the same sizes, centred the same way", +1, section,
+                      lambda r: f"weakest layer: {r.task} layer {int(r.layer)}", detail=table)
+
+
+def ledger(verdicts) -> pd.DataFrame:
+    """One row per claim (ledger columns of :meth:`Verdict.row`)."""
+    return pd.DataFrame([v.row() for v in verdicts])

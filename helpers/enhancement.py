@@ -1,0 +1,238 @@
+"""Isotropy enhancement on real extractions (paper-spec sections 2.4-2.5; claims C5-C7).
+
+Protocol (the paper's own is not retrievable; these are the book's stated choices):
+
+* **Fit on train, measure on test.**  Every method of :mod:`helpers.transforms` is fitted on the tokens of
+  *training-split* sentences (a seeded subsample of at most ``max_fit_tokens``) and applied to tokens of
+  held-out *test-split* sentences of the same model.  No statistic is ever fitted on the sentences it is
+  evaluated on.
+* **Isotropy** of exactly the processed test tokens: log10 I(W) over +-u (both signs) and with the authors'
+  single-sign convention, IsoScore, and the exact average cosine (:data:`ISOTROPY_METRICS`).
+* **Task score of frozen features** (C6): a sentence vector is the mean of its processed last-layer token
+  vectors (real tokens only); a classifier (standardised features, logistic regression C = 1, lbfgs; Ridge for
+  regression) is **re-fitted for every condition** on the training sentences and scored on the test sentences
+  with the task's primary metric.  By construction ZM changes nothing for this classifier (mean pooling
+  commutes with a constant shift, which standardisation removes), and ABTT acts on the pooled vector as a
+  projection; the clustering methods act per token and are not linear.
+* **Zero retraining** (the fine-tuned head): each method, fitted on training tokens of the last layer, is
+  applied to every position of the last hidden states that feed the fine-tuned classification head, whose
+  test score is read as is.
+* **C7 control**: centring *random* partitions of the fit tokens of the same sizes as the k-means clusters
+  (``random partitions``), so that "any per-group centring" is separated from the cluster structure.
+
+Every table is cached under a key of its inputs (extraction artifacts, settings) and of the source of the
+modules that compute it (:func:`helpers.cache.code_digest`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import cache, checks, geometry, progress, structure, tasks, transforms
+from .extract import Extraction
+
+ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
+CONTROL = "random partitions"
+_CODE = ("enhancement", "transforms", "geometry")
+
+
+def _spec(**kw) -> dict:
+    return {**kw, "code": cache.code_digest(*_CODE)}
+
+
+def isotropy_metrics(X) -> dict[str, float]:
+    """The isotropy measures of one point cloud (rows = tokens)."""
+    X = np.asarray(X)
+    ln10 = np.log(10)
+    return {"log10 I(W)": geometry.partition_isotropy(X, return_log=True) / ln10,
+            "log10 I(W) single-sign": geometry.partition_isotropy(X, both_signs=False, return_log=True) / ln10,
+            "IsoScore": geometry.isoscore(X), "average cosine": geometry.average_cosine(X)}
+
+
+def check_methods(methods) -> list[str]:
+    methods = checks.as_list(methods)
+    for m in methods:
+        checks.choice("methods", m, transforms.METHODS)
+    if "none" not in methods:
+        methods = ["none", *methods]
+    return methods
+
+
+def fit_methods(methods, X_fit, seed: int = 0, n_clusters: int = 27, control: bool = False) -> dict:
+    """Fitted transformers by name (the book's settings, :func:`helpers.transforms.make`); with ``control``
+    and Clustering+ZM among them, also the random-partition control of the same cluster sizes."""
+    d = X_fit.shape[1]
+    fitted = {m: transforms.make(m, d, n_clusters=n_clusters, random_state=seed).fit(X_fit) for m in methods}
+    if control and "Clustering+ZM" in fitted:
+        fitted[CONTROL] = transforms.RandomPartitionZeroMean(
+            sizes=fitted["Clustering+ZM"].cluster_sizes_, random_state=seed).fit(X_fit)
+    return fitted
+
+
+def _fit_rows(ex: Extraction, max_fit_tokens: int | None, seed: int) -> np.ndarray:
+    return structure.subsample(int(ex.meta["n_tokens"]), max_fit_tokens, seed)
+
+
+def layer_isotropy(train: Extraction, test: Extraction, methods=transforms.METHODS, seed: int = 0,
+                   n_clusters: int = 27, max_fit_tokens: int | None = 20_000, layers=None) -> pd.DataFrame:
+    """Isotropy of processed test tokens at every layer (columns: layer, method, metric, value), cached.
+
+    Includes the random-partition control whenever Clustering+ZM is among the methods."""
+    methods = check_methods(methods)
+    checks.positive("n_clusters", n_clusters, integer=True)
+    n_layers = train.n_layers
+    layers = list(range(n_layers + 1)) if layers is None else [int(x) for x in checks.as_list(layers)]
+    for layer in layers:
+        checks.in_range("layer", layer, 0, n_layers)
+
+    def compute():
+        rows_fit = _fit_rows(train, max_fit_tokens, seed)
+        rows = []
+        for layer in progress.bar(layers, desc="isotropy by layer", unit="layer"):
+            X_fit = np.asarray(train.hidden(layer))[rows_fit]
+            X_test = np.asarray(test.hidden(layer))
+            for name, t in fit_methods(methods, X_fit, seed, n_clusters, control=True).items():
+                for metric, v in isotropy_metrics(t.transform(X_test)).items():
+                    rows.append({"layer": layer, "method": name, "metric": metric, "value": float(v)})
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("enhancement", f"iso-{test.path.name}", _spec(
+        kind="layer_isotropy", train=train.path.name, test=test.path.name, methods=methods, seed=seed,
+        n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, layers=layers), compute)
+
+
+def sentence_means(X, sentence) -> np.ndarray:
+    """Mean of the rows of each sentence (``sentence`` = 0..S-1 per row), in sentence order."""
+    from scipy import sparse
+
+    sentence = np.asarray(sentence)
+    n = int(sentence.max()) + 1
+    counts = np.bincount(sentence, minlength=n)
+    if (counts == 0).any():
+        raise ValueError("a sentence has no tokens")
+    S = sparse.csr_matrix((1.0 / counts[sentence], (sentence, np.arange(len(sentence)))), shape=(n, len(sentence)))
+    return np.asarray(S @ np.asarray(X, dtype=np.float64))
+
+
+def _sentence_labels(ex: Extraction) -> np.ndarray:
+    t = ex.tokens
+    return t.groupby("sentence").label.first().sort_index().to_numpy()
+
+
+def classifier_score(task: str, F_train, y_train, F_test, y_test, seed: int = 0) -> dict[str, float]:
+    """Test metrics of a classifier re-fitted on the given sentence features (the C6 protocol)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    head = (Ridge(alpha=1.0) if tasks.spec(task).regression
+            else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+    clf = make_pipeline(StandardScaler(), head).fit(F_train, y_train)
+    return tasks.compute_metrics(task, clf.predict(F_test), y_test)
+
+
+def _last(ex: Extraction, layer: int) -> int:
+    return layer if layer >= 0 else ex.n_layers + 1 + layer
+
+
+def task_scores(train: Extraction, test: Extraction, task: str, methods=transforms.METHODS, seed: int = 0,
+                n_clusters: int = 27, max_fit_tokens: int | None = 20_000, layer: int = -1) -> pd.DataFrame:
+    """Test metrics of a classifier re-fitted on mean-pooled processed tokens, per method (columns: method,
+    metric, value), cached."""
+    methods = check_methods(methods)
+    layer = _last(train, layer)
+    checks.in_range("layer", layer, 0, train.n_layers)
+
+    def compute():
+        X_tr, X_te = np.asarray(train.hidden(layer)), np.asarray(test.hidden(layer))
+        s_tr, s_te = train.tokens.sentence.to_numpy(), test.tokens.sentence.to_numpy()
+        y_tr, y_te = _sentence_labels(train), _sentence_labels(test)
+        fitted = fit_methods(methods, X_tr[_fit_rows(train, max_fit_tokens, seed)], seed, n_clusters)
+        rows = []
+        for name, t in progress.bar(list(fitted.items()), desc="classifiers", unit="method"):
+            scores = classifier_score(task, sentence_means(t.transform(X_tr), s_tr), y_tr,
+                                      sentence_means(t.transform(X_te), s_te), y_te, seed)
+            rows += [{"method": name, "metric": m, "value": v} for m, v in scores.items()]
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("enhancement", f"task-{test.path.name}", _spec(
+        kind="task_scores", train=train.path.name, test=test.path.name, task=task, methods=methods, seed=seed,
+        n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, layer=layer), compute)
+
+
+def default_grid(d: int) -> dict[str, tuple[str, list[int]]]:
+    """Sweep settings at hidden size d: ABTT's D, the cluster-based method's and whitening's n_components."""
+    return {"ABTT": ("n_components", [D for D in (0, 1, 2, 4, 8, 16, 32) if D < d]),
+            "Cluster-based": ("n_components", [k for k in (0, 1, 3, 6, 12, 24) if k < d]),
+            "Whitening": ("n_components", [k for k in (8, 16, 32, 64, 128, 256) if k < d])}
+
+
+def sweep(train: Extraction, test: Extraction, task: str, seed: int = 0, n_clusters: int = 27,
+          max_fit_tokens: int | None = 20_000, layer: int = -1, grid: dict | None = None) -> pd.DataFrame:
+    """Isotropy and task score as a function of one setting per method (columns: method, parameter,
+    setting, metric, value), cached.  Uses ``set_params`` on the book's transformer of each method."""
+    layer = _last(train, layer)
+    checks.in_range("layer", layer, 0, train.n_layers)
+    d = int(train.meta["hidden_size"])
+    grid = default_grid(d) if grid is None else grid
+    for m in grid:
+        checks.choice("grid", m, transforms.METHODS)
+
+    def compute():
+        X_tr, X_te = np.asarray(train.hidden(layer)), np.asarray(test.hidden(layer))
+        s_tr, s_te = train.tokens.sentence.to_numpy(), test.tokens.sentence.to_numpy()
+        y_tr, y_te = _sentence_labels(train), _sentence_labels(test)
+        X_fit = X_tr[_fit_rows(train, max_fit_tokens, seed)]
+        metric = tasks.spec(task).primary_metric
+        rows = []
+        todo = [(m, p, v) for m, (p, values) in grid.items() for v in values]
+        for method, param, value in progress.bar(todo, desc="sweep", unit="setting"):
+            t = transforms.make(method, d, n_clusters=n_clusters, random_state=seed).set_params(**{param: value})
+            t.fit(X_fit)
+            iso = isotropy_metrics(t.transform(X_te))
+            score = classifier_score(task, sentence_means(t.transform(X_tr), s_tr), y_tr,
+                                     sentence_means(t.transform(X_te), s_te), y_te, seed)[metric]
+            for k, v in {**iso, f"task {metric}": score}.items():
+                rows.append({"method": method, "parameter": param, "setting": value, "metric": k, "value": float(v)})
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("enhancement", f"sweep-{test.path.name}", _spec(
+        kind="sweep", train=train.path.name, test=test.path.name, task=task, seed=seed, n_clusters=n_clusters,
+        max_fit_tokens=max_fit_tokens, layer=layer, grid=grid), compute)
+
+
+def as_torch(transformer):
+    """f(h) on a (..., d) torch tensor that applies a fitted numpy transformer (for the model's head)."""
+    import torch
+
+    def f(h):
+        shape = h.shape
+        out = transformer.transform(h.reshape(-1, shape[-1]).float().numpy())
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).reshape(*shape[:-1], out.shape[-1])
+
+    return f
+
+
+def head_without_retraining(run, train: Extraction, task: str, texts, labels, methods=transforms.METHODS,
+                            seed: int = 0, n_clusters: int = 27, max_fit_tokens: int | None = 20_000,
+                            max_length: int = 64, pairs=None) -> pd.DataFrame:
+    """The fine-tuned head's test metrics when each method (fitted on the run's last-layer training tokens)
+    processes its input (columns: method, metric, value), cached.  A method that changes the width (whitening
+    keeps the rank of the covariance, at most d - 1 after a LayerNorm) cannot feed the head and is left out."""
+    from . import directions
+
+    methods = check_methods(methods)
+    layer = train.n_layers
+
+    def compute():
+        X_fit = np.asarray(train.hidden(layer))[_fit_rows(train, max_fit_tokens, seed)]
+        fitted = fit_methods(methods, X_fit, seed, n_clusters)
+        keeps_width = {m: tr for m, tr in fitted.items() if tr.transform(X_fit[:2]).shape[1] == X_fit.shape[1]}
+        t = directions.head_scores(run, {m: as_torch(tr) for m, tr in keeps_width.items()}, list(texts),
+                                   np.asarray(labels), task, max_length=max_length, pairs=pairs, desc="head")
+        return t.rename(columns={"condition": "method"})
+
+    return cache.cached_table("enhancement", f"head-{run.path.name}", _spec(
+        kind="head", run=run.path.name, train=train.path.name, task=task, methods=methods, seed=seed,
+        n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, max_length=max_length,
+        texts=cache.key_of(list(texts))), compute)

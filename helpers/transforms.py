@@ -1,0 +1,417 @@
+"""Isotropy-enhancement methods as scikit-learn transformers (paper-spec section 2.4).
+
+Every method follows scikit-learn's estimator contract: ``__init__`` stores settings only; :meth:`fit`
+validates the data and the settings and sets fitted attributes ending in ``_``; :meth:`transform` raises
+``NotFittedError`` before ``fit`` and refuses data of another dimension.  So a method sits in a
+``Pipeline`` and is swept with ``set_params``::
+
+    from helpers.transforms import AllButTheTop
+    abtt = AllButTheTop(n_components=8).fit(train_tokens)
+    test_processed = abtt.transform(test_tokens)
+
+=====================  ==================================================================  ===============
+class                  what it does                                                         source
+=====================  ==================================================================  ===============
+``ZeroMean``           subtract the mean of the fit data                                    R&P 2021 "ZM"
+``ClusterZeroMean``    k-means; subtract the mean of the nearest fitted cluster             R&P 2021 local
+``AllButTheTop``       subtract the mean, remove the top-D principal directions             Mu & Viswanath
+``ClusterBased``       per cluster: subtract its mean, remove its own top principal dirs    R&P 2021 (ACL)
+``Whitening``          (x - mean) U diag(1/sqrt(s)), first ``n_components`` columns         Su et al. 2021
+``SoftZCA``            (x - mean) U diag(1/sqrt(s + epsilon)) U^T                           ZCA, regularised
+``RandomPartitionZeroMean``  control: centre random groups of given sizes                   this book
+=====================  ==================================================================  ===============
+
+``ZeroMean``, ``AllButTheTop``, ``Whitening`` and ``SoftZCA`` need only the first two moments of the fit data,
+so their ``fit`` also takes a :class:`helpers.geometry.Moments` accumulator fed chunk by chunk (a million
+tokens x 768 dims in well under 1 GB).  Fitted statistics are float64; ``transform`` returns float32 for
+float32 input (float64 otherwise).  Bad input (NaN/inf, empty or 1-D arrays, another dimension at transform
+time, settings out of range) raises ``ValueError`` naming the parameter and its valid range before any work.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .checks import ParameterError
+from .geometry import Moments
+
+__all__ = ["ZeroMean", "ClusterZeroMean", "AllButTheTop", "ClusterBased", "Whitening", "SoftZCA",
+           "RandomPartitionZeroMean", "Identity", "METHODS", "PAPER_METHODS", "make", "default_components",
+           "nearest_centroid"]
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_data(X, name: str = "X", min_rows: int = 1) -> np.ndarray:
+    """A finite 2-D float array with at least ``min_rows`` rows (float32 kept, everything else float64)."""
+    if isinstance(X, Moments):
+        raise ParameterError(f"{name} is a Moments accumulator; this step needs the data itself")
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ParameterError(f"{name} must be a 2-D array (n_samples, n_features); got shape {X.shape}")
+    if X.dtype.kind not in "fiu":
+        raise ParameterError(f"{name} must be numeric; got dtype {X.dtype}")
+    if X.shape[0] < min_rows or X.shape[1] < 1:
+        raise ParameterError(f"{name} has shape {X.shape}; it needs at least {min_rows} row(s) and 1 feature")
+    if X.dtype != np.float32:
+        X = X.astype(np.float64, copy=False)
+    if not np.isfinite(X).all():
+        raise ParameterError(f"{name} contains NaN or infinite values; every entry must be finite")
+    return X
+
+
+def _moments_of(X, min_rows: int = 2) -> Moments:
+    if isinstance(X, Moments):
+        if X.n < min_rows:
+            raise ParameterError(f"X (Moments) holds {X.n} row(s); fitting needs at least {min_rows}")
+        return X
+    X = _check_data(X, min_rows=min_rows)
+    return Moments.of(X)
+
+
+def _check_int(name: str, value, lo: int, hi: int, what: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ParameterError(f"{name}={value!r} is out of range; it must be an integer in [{lo}, {hi}]{what}")
+    return int(value)
+
+
+def _top_eigen(cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric matrix."""
+    d = cov.shape[0]
+    if k == 0:
+        return np.zeros(0), np.zeros((d, 0))
+    s, U = linalg.eigh(cov, subset_by_index=[d - k, d - 1], check_finite=False)
+    return s[::-1], U[:, ::-1]
+
+
+class _Enhancement(TransformerMixin, BaseEstimator):
+    """Shared validation: ``_fit`` gets checked data, ``_transform`` gets checked data of the fitted width."""
+
+    def fit(self, X, y=None):
+        self._fit(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = _check_data(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ParameterError(f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                                 f"{self.n_features_in_}; transform data of the same dimension")
+        out = self._transform(X.astype(np.float64, copy=False))
+        return out.astype(X.dtype, copy=False)
+
+    def _fit(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _transform(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- global methods
+class ZeroMean(_Enhancement):
+    """Zero-mean (ZM): x' = x - mu, mu the mean of the fit data (Rajaee & Pilehvar 2021)."""
+
+    def _fit(self, X):
+        m = _moments_of(X, min_rows=1)
+        self.mean_ = m.mean
+        self.n_features_in_ = m.dim
+
+    def _transform(self, X):
+        return X - self.mean_
+
+
+class AllButTheTop(_Enhancement):
+    """All-but-the-top (the "global approach"), Algorithm 1 of Mu & Viswanath (ICLR 2018).
+
+    mu = mean(v); v~ = v - mu; u_1..u_D = top principal directions of v~; and
+
+        v' = v~ - sum_{i<=D} (u_i . v) u_i
+
+    **Which vector enters the projection.**  The published Algorithm 1 projects the *uncentred* v, and so does
+    this class (``projection_ = "published"``).  The widely copied gist returns v~ - (v U^T) U too, but many
+    reimplementations project v~ instead; the two differ by the constant vector sum_i (u_i . mu) u_i, which
+    leaves every variance-based measure (IsoScore, spectra, the removed directions' variance, which is 0 either
+    way) unchanged and moves the mean, so I(W) and the average cosine can differ.
+
+    ``n_components`` = D in [0, d-1]; None: max(1, round(d/100)) (Mu & Viswanath's rule of thumb).
+    ``random_state`` is accepted for a uniform interface with the clustering methods; the fit is an exact,
+    deterministic eigendecomposition, so it has no effect.
+    """
+
+    projection_ = "published"
+
+    def __init__(self, n_components=None, random_state=0):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def _fit(self, X):
+        m = _moments_of(X)
+        d = m.dim
+        D = default_components(d) if self.n_components is None else _check_int(
+            "n_components", self.n_components, 0, d - 1, f" (d = {d}; None for max(1, round(d/100)))")
+        self.mean_ = m.mean
+        self.explained_variance_, U = _top_eigen(m.covariance, D)
+        self.components_ = U.T.copy()
+        self.n_components_ = D
+        self.n_features_in_ = d
+
+    def _transform(self, X):
+        U = self.components_
+        return (X - self.mean_) - (X @ U.T) @ U
+
+
+class Whitening(_Enhancement):
+    """Whitening of Su et al. (2021, "Whitening sentence representations for better semantics and faster
+    retrieval"): x' = (x - mu) W with kernel W = U diag(1/sqrt(s)) from the SVD  cov = U diag(s) U^T of the
+    fit data's covariance, keeping the first ``n_components`` columns.  The whitened fit data has identity
+    covariance (ddof = 1).
+
+    ``n_components`` in [1, rank]; None keeps every direction of positive variance: the numerical rank r
+    (eigenvalues above 1e-10 of the largest).  Outputs of a LayerNorm satisfy one linear constraint, so their
+    covariance has rank at most d - 1 and full whitening "of all d columns", as often written, would divide by
+    a zero eigenvalue; here r columns are kept (``n_components_``) and asking for more raises.
+    """
+
+    def __init__(self, n_components=None):
+        self.n_components = n_components
+
+    def _fit(self, X):
+        m = _moments_of(X)
+        d = m.dim
+        if self.n_components is not None:
+            _check_int("n_components", self.n_components, 1, d, f" (d = {d}; None for every direction of positive variance)")
+        cov = m.covariance
+        s_all = np.clip(linalg.eigh(cov, eigvals_only=True, check_finite=False)[::-1], 0, None)
+        rank = int((s_all > max(s_all[0], 1e-300) * 1e-10).sum())
+        k = rank if self.n_components is None else int(self.n_components)
+        if k > rank or rank == 0:
+            raise ParameterError(
+                f"n_components={k}: the fit data's covariance has only {rank} direction(s) with positive variance "
+                f"(fewer rows than dimensions, collinear data, or LayerNorm outputs); use n_components <= {rank}, "
+                f"None, or SoftZCA")
+        s, U = _top_eigen(cov, k)
+        self.mean_ = m.mean
+        self.eigenvalues_ = s
+        self.kernel_ = U / np.sqrt(s)
+        self.n_components_ = k
+        self.n_features_in_ = d
+
+    def _transform(self, X):
+        return (X - self.mean_) @ self.kernel_
+
+
+class SoftZCA(_Enhancement):
+    """Regularised ZCA whitening: x' = (x - mu) U diag(1/sqrt(s + epsilon)) U^T (cov = U diag(s) U^T).
+
+    epsilon -> 0 is full ZCA whitening (identity covariance, orientation kept); a large epsilon shrinks
+    toward centring (scaled by 1/sqrt(epsilon)).  ``epsilon`` >= 0 is absolute, in the units of the
+    covariance's eigenvalues.
+    """
+
+    def __init__(self, epsilon=1e-2):
+        self.epsilon = epsilon
+
+    def _fit(self, X):
+        eps = self.epsilon
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not np.isfinite(eps) or eps < 0:
+            raise ParameterError(f"epsilon={eps!r} is out of range; it must be a finite number >= 0")
+        m = _moments_of(X)
+        s, U = linalg.eigh(m.covariance, check_finite=False)
+        s = np.clip(s, 0, None)
+        if eps == 0 and s.min() <= s.max() * 1e-10:
+            raise ParameterError("epsilon=0 needs a full-rank covariance; the fit data's covariance is singular, "
+                                 "use epsilon > 0")
+        self.mean_ = m.mean
+        self.eigenvalues_ = s[::-1]
+        self.kernel_ = (U / np.sqrt(s + eps)) @ U.T
+        self.n_features_in_ = m.dim
+
+    def _transform(self, X):
+        return (X - self.mean_) @ self.kernel_
+
+
+# ----------------------------------------------------------------------------- clustering methods
+def nearest_centroid(X, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Index of the nearest centroid (squared Euclidean, float64) of every row; ties go to the lower index."""
+    C = np.asarray(centroids, dtype=np.float64)
+    c2 = (C * C).sum(1)
+    out = np.empty(len(X), dtype=np.int64)
+    for i in range(0, len(X), chunk):
+        x = np.asarray(X[i:i + chunk], dtype=np.float64)
+        out[i:i + chunk] = np.argmin(c2[None, :] - 2.0 * (x @ C.T), axis=1)
+    return out
+
+
+class _Clustered(_Enhancement):
+    """k-means on the fit data (scikit-learn, k-means++ seeding, ``n_init=1``, seeded); every vector, fitted
+    or new, belongs to its nearest fitted centroid.  Cluster statistics are those of the fit rows assigned
+    that way, so every fitted cluster is exactly zero-mean after the transform.  A cluster left empty (k-means
+    on duplicated points can leave one) keeps its centroid as mean and removes no direction: no crash."""
+
+    def _check_clusters(self, X) -> np.ndarray:
+        X = _check_data(X, min_rows=1)
+        n = len(X)
+        _check_int("n_clusters", self.n_clusters, 1, n, f" (the number of fit rows is {n})")
+        return X
+
+    def _cluster(self, X) -> np.ndarray:
+        from sklearn.cluster import KMeans
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than asked, handled below
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            km = KMeans(n_clusters=self.n_clusters, n_init=1, random_state=self.random_state).fit(X)
+        self.centroids_ = km.cluster_centers_.astype(np.float64)
+        labels = nearest_centroid(X, self.centroids_)
+        self.cluster_sizes_ = np.bincount(labels, minlength=self.n_clusters)
+        sums = np.zeros_like(self.centroids_)
+        np.add.at(sums, labels, np.asarray(X, dtype=np.float64))
+        filled = self.cluster_sizes_ > 0
+        self.cluster_means_ = self.centroids_.copy()
+        self.cluster_means_[filled] = sums[filled] / self.cluster_sizes_[filled, None]
+        self.n_features_in_ = X.shape[1]
+        return labels
+
+    def predict(self, X) -> np.ndarray:
+        """The fitted cluster of every row (nearest centroid)."""
+        check_is_fitted(self, "centroids_")
+        return nearest_centroid(_check_data(X), self.centroids_)
+
+
+class ClusterZeroMean(_Clustered):
+    """Clustering + zero-mean (the companion paper's "local" view): x' = x - mean of x's cluster."""
+
+    def __init__(self, n_clusters=27, random_state=0):
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def _fit(self, X):
+        self._cluster(self._check_clusters(X))
+
+    def _transform(self, X):
+        return X - self.cluster_means_[nearest_centroid(X, self.centroids_)]
+
+
+class ClusterBased(_Clustered):
+    """The cluster-based method of Rajaee & Pilehvar (ACL 2021), their ``cluster_based(X, n_cluster, n_pc)``:
+    per cluster c, x~ = x - mu_c, then x' = x~ - sum_{j<n_pc} (x~ . u_cj) u_cj with u_cj the top principal
+    directions of the cluster's zero-mean members.  New vectors use their nearest fitted centroid.
+
+    Vectorised: one loop over clusters, none over vectors, and only the top ``n_components`` eigenvectors of
+    each cluster's covariance are computed.  A cluster of m members has at most m - 1 directions of nonzero
+    variance; it removes min(n_components, m - 1).  ``n_components`` in [0, d-1]: the companion's 12 was
+    chosen for d = 768; :func:`default_components` scales it with the hidden size (12 * d / 768, 6 for 384).
+    Clustering differs from the companion's ``scipy.cluster.vq.kmeans2(minit='points')``, whose empty clusters
+    crash its code (see the class doc of the clustering base).
+    """
+
+    def __init__(self, n_clusters=27, n_components=12, random_state=0):
+        self.n_clusters = n_clusters
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def _fit(self, X):
+        X = self._check_clusters(X)
+        d = X.shape[1]
+        k = _check_int("n_components", self.n_components, 0, d - 1, f" (d = {d})")
+        labels = self._cluster(X)
+        self.components_ = np.zeros((self.n_clusters, k, d))  # zero rows remove nothing
+        for c in range(self.n_clusters):
+            rows = labels == c
+            m = int(rows.sum())
+            kc = min(k, m - 1)
+            if kc <= 0:
+                continue
+            Z = np.asarray(X[rows], dtype=np.float64) - self.cluster_means_[c]
+            _, U = _top_eigen(Z.T @ Z, kc)
+            self.components_[c, :kc] = U.T
+
+    def _transform(self, X):
+        labels = nearest_centroid(X, self.centroids_)
+        out = X - self.cluster_means_[labels]
+        for c in np.unique(labels):
+            rows = labels == c
+            U = self.components_[c]
+            out[rows] -= (out[rows] @ U.T) @ U
+        return out
+
+
+class RandomPartitionZeroMean(_Enhancement):
+    """Control for cluster centring: the fit rows are split at random into groups of the given sizes and
+    each group's mean is recorded; every transformed vector is assigned to a random group (probability
+    proportional to its size, drawn from ``random_state`` afresh at each call) and that group's mean is
+    subtracted.  Any per-group centring changes I(W); clustering matters only beyond this control.
+    ``sizes``: group sizes (None: ``n_groups`` near-equal groups).
+    """
+
+    def __init__(self, sizes=None, n_groups=27, random_state=0):
+        self.sizes = sizes
+        self.n_groups = n_groups
+        self.random_state = random_state
+
+    def _fit(self, X):
+        X = _check_data(X, min_rows=1)
+        n = len(X)
+        if self.sizes is None:
+            g = _check_int("n_groups", self.n_groups, 1, n, f" (the number of fit rows is {n})")
+            sizes = np.full(g, n // g) + (np.arange(g) < n % g)
+        else:
+            sizes = np.asarray(self.sizes)
+            if sizes.ndim != 1 or len(sizes) == 0 or (sizes < 0).any() or sizes.sum() <= 0:
+                raise ParameterError(f"sizes={self.sizes!r} is not valid; it must be non-negative group sizes")
+        sizes = np.round(sizes / sizes.sum() * n).astype(int)
+        sizes[np.argmax(sizes)] += n - sizes.sum()
+        labels = np.random.default_rng(self.random_state).permutation(np.repeat(np.arange(len(sizes)), sizes))
+        sums = np.zeros((len(sizes), X.shape[1]))
+        np.add.at(sums, labels, np.asarray(X, dtype=np.float64))
+        self.group_sizes_ = sizes
+        self.group_means_ = sums / np.maximum(sizes, 1)[:, None]
+        self.n_features_in_ = X.shape[1]
+
+    def _transform(self, X):
+        p = self.group_sizes_ / self.group_sizes_.sum()
+        labels = np.random.default_rng(self.random_state).choice(len(p), size=len(X), p=p)
+        return X - self.group_means_[labels]
+
+
+# ----------------------------------------------------------------------------- registry
+def default_components(d: int, per_768: int | None = None) -> int:
+    """Mu & Viswanath's D = max(1, round(d/100)); with ``per_768`` a count chosen for d = 768, scaled to d."""
+    if per_768 is None:
+        return max(1, int(round(d / 100)))
+    return max(1, int(round(per_768 * d / 768)))
+
+
+# The paper's four methods, then the whitening family (names as the book prints them).
+METHODS = ("none", "ZM", "Clustering+ZM", "ABTT", "Cluster-based", "Whitening", "Soft ZCA")
+PAPER_METHODS = ("ZM", "Clustering+ZM", "ABTT", "Cluster-based")
+
+
+class Identity(_Enhancement):
+    """The baseline: no processing (a transformer, so that every condition goes through one code path)."""
+
+    def _fit(self, X):
+        self.n_features_in_ = _moments_of(X, min_rows=1).dim
+
+    def _transform(self, X):
+        return X
+
+
+def make(method: str, d: int, n_clusters: int = 27, random_state: int = 0, epsilon: float = 1e-2) -> _Enhancement:
+    """An unfitted transformer for one of :data:`METHODS` at hidden size ``d``, with the book's settings:
+    ABTT D = max(1, round(d/100)), cluster-based n_components = 12 * d / 768."""
+    if method not in METHODS:
+        raise ParameterError(f"method={method!r} is not valid; choose one of: {', '.join(METHODS)}")
+    return {
+        "none": lambda: Identity(),
+        "ZM": lambda: ZeroMean(),
+        "Clustering+ZM": lambda: ClusterZeroMean(n_clusters=n_clusters, random_state=random_state),
+        "ABTT": lambda: AllButTheTop(random_state=random_state),
+        "Cluster-based": lambda: ClusterBased(n_clusters=n_clusters, n_components=default_components(d, 12),
+                                              random_state=random_state),
+        "Whitening": lambda: Whitening(),
+        "Soft ZCA": lambda: SoftZCA(epsilon=epsilon),
+    }[method]()

@@ -1,0 +1,128 @@
+"""Claim verdicts on synthetic tables whose answer is known: a true effect, no effect, a reversed effect."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import claims as C
+
+R = np.random.default_rng(0)
+METHODS = ["ZM", "Clustering+ZM", "ABTT", "Cluster-based"]
+
+
+def test_t_interval_matches_scipy_and_handles_small_n():
+    from scipy import stats
+
+    v = [1.0, 2.0, 4.0, 3.5]
+    m, lo, hi, n = C.t_interval(v)
+    ref = stats.t.interval(0.95, 3, loc=np.mean(v), scale=stats.sem(v))
+    assert n == 4 and m == pytest.approx(np.mean(v)) and (lo, hi) == pytest.approx(ref)
+    m, lo, hi, n = C.t_interval([2.0])
+    assert n == 1 and m == 2.0 and np.isnan(lo) and np.isnan(hi)
+
+
+@pytest.mark.parametrize("lo,hi,n,direction,margin,expected", [
+    (0.1, 0.3, 3, +1, 0, C.SUPPORTED), (-0.3, -0.1, 3, +1, 0, C.CONTRADICTED), (-0.1, 0.2, 3, +1, 0, C.INCONCLUSIVE),
+    (0.1, 0.3, 2, +1, 0, C.INCONCLUSIVE),                       # too few replicates
+    (-0.02, 0.005, 3, -1, 0.01, C.SUPPORTED), (0.02, 0.05, 3, -1, 0.01, C.CONTRADICTED),
+    (0.0, 0.02, 3, -1, 0.01, C.INCONCLUSIVE), (np.nan, np.nan, 5, +1, 0, C.INCONCLUSIVE)])
+def test_decide(lo, hi, n, direction, margin, expected):
+    assert C.decide(lo, hi, n, direction, margin) == expected
+
+
+def test_all_of():
+    assert C.all_of([C.SUPPORTED] * 3) == C.SUPPORTED
+    assert C.all_of([C.SUPPORTED, C.INCONCLUSIVE]) == C.INCONCLUSIVE
+    assert C.all_of([C.SUPPORTED, C.CONTRADICTED]) == C.CONTRADICTED
+    assert C.all_of([]) == C.INCONCLUSIVE
+
+
+def enhancement_table(effect_pt, effect_ft, n=4, noise=0.01, base=-3.0, seed=0):
+    """log10 I(W)-like rows: effect added to 'none' per method; replicate noise."""
+    R = np.random.default_rng(seed)
+    rows = []
+    for r in range(n):
+        for task in ("a", "b"):
+            for state, eff in (("pre-trained", effect_pt), ("fine-tuned", effect_ft)):
+                b = base + R.normal(0, 0.2)  # replicate-level variation, shared by the methods (paired)
+                rows.append({"replicate": r, "task": task, "state": state, "method": "none", "value": b})
+                for m in METHODS:
+                    e = eff[m] if isinstance(eff, dict) else eff
+                    rows.append({"replicate": r, "task": task, "state": state, "method": m,
+                                 "value": b + e + R.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("pt,ft,expected", [
+    (1.0, 0.5, C.SUPPORTED), (0.0, 0.0, C.INCONCLUSIVE), (1.0, -0.5, C.CONTRADICTED),
+    (1.0, {"ZM": 0.5, "Clustering+ZM": 0.5, "ABTT": -0.4, "Cluster-based": 0.5}, C.CONTRADICTED)])
+def test_c5_known_answers(pt, ft, expected):
+    v = C.c5_enhancement_isotropy(enhancement_table(pt, ft), METHODS)
+    assert v.verdict == expected
+    assert set(v.detail.method) == set(METHODS) and len(v.detail) == 2 * 2 * 4
+    if expected == C.CONTRADICTED:
+        assert v.high < 0
+    assert "Criterion" in v.markdown() and v.verdict in v.markdown()
+
+
+def test_c5_with_one_seed_is_inconclusive_and_says_why():
+    v = C.c5_enhancement_isotropy(enhancement_table(1.0, 1.0, n=1), METHODS)
+    assert v.verdict == C.INCONCLUSIVE and v.n == 1 and "at least 3" in v.markdown()
+
+
+@pytest.mark.parametrize("pt,ft,expected", [
+    (0.05, 0.0, C.SUPPORTED),        # helps pre-trained, flat on fine-tuned: the paper's claim
+    (0.05, -0.03, C.SUPPORTED),      # hurts fine-tuned: no improvement either
+    (0.05, 0.05, C.CONTRADICTED),    # improves fine-tuned beyond the margin
+    (0.0, 0.0, C.INCONCLUSIVE),      # flat everywhere: the contrast with pre-trained is missing (seeded)
+])
+def test_c6_known_answers(pt, ft, expected):
+    v = C.c6_task_effect(enhancement_table(pt, ft, noise=0.003, base=0.8), METHODS)
+    assert v.verdict == expected, v.detail
+
+
+def test_c6_null_is_rarely_supported():
+    """Calibration: with no effect anywhere, 'supported' (which needs the pre-trained contrast) is rare."""
+    hits = sum(C.c6_task_effect(enhancement_table(0.0, 0.0, noise=0.003, base=0.8, seed=s), METHODS).verdict == C.SUPPORTED
+               for s in range(40))
+    assert hits <= 6      # nominal rate 2.5%: P(more than 6 of 40) < 0.001
+
+
+def c7_table(local, control, zm=0.5, n=4, noise=0.02):
+    rows = []
+    for r in range(n):
+        for layer in (1, 2, 3):
+            b = -3 + R.normal(0, 0.2)
+            for method, e in (("none", 0), ("ZM", zm), ("random partitions", zm + control), ("Clustering+ZM", zm + local)):
+                rows.append({"replicate": r, "task": "a", "layer": layer, "method": method,
+                             "value": b + e + R.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("local,control,zm,expected", [
+    (1.0, 0.1, 0.5, C.SUPPORTED),
+    (0.1, 0.1, 0.5, C.INCONCLUSIVE),        # no better than random groups
+    (0.1, 0.5, 0.5, C.CONTRADICTED),        # worse than random groups
+    (1.0, 0.1, -0.5, C.CONTRADICTED),       # ZM below the baseline
+])
+def test_c7_known_answers(local, control, zm, expected):
+    v = C.c7_local_isotropy(c7_table(local, control, zm))
+    assert v.verdict == expected
+    assert set(v.detail.test) == {"Clustering+ZM - random partitions > 0", "Clustering+ZM - ZM > 0", "ZM - none >= 0"}
+
+
+@pytest.mark.parametrize("eff_a,eff_b,expected", [
+    (-1.0, 0.5, C.SUPPORTED), (0.5, 0.5, C.CONTRADICTED), (0.0, 0.5, C.INCONCLUSIVE)])
+def test_c1_known_answers(eff_a, eff_b, expected):
+    rows = []
+    for r in range(4):
+        for task, e in (("a", eff_a), ("b", eff_b)):
+            b = -2 + R.normal(0, 0.1)
+            rows += [{"replicate": r, "task": task, "state": "pre-trained", "value": b},
+                     {"replicate": r, "task": task, "state": "fine-tuned", "value": b + e + R.normal(0, 0.02)}]
+    assert C.c1_isotropy(pd.DataFrame(rows)).verdict == expected
+
+
+def test_ledger_rows():
+    v = C.c5_enhancement_isotropy(enhancement_table(1.0, 0.5), METHODS, section="05")
+    t = C.ledger([v, C.not_measured("C2", "x")])
+    assert list(t.claim) == ["C5", "C2"] and t.verdict.tolist() == [C.SUPPORTED, C.NOT_MEASURED]

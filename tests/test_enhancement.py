@@ -1,0 +1,91 @@
+"""Enhancement measurements on a tiny real run: shapes, invariances that must hold, caching, the head path."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import enhancement as EN, extract as E, finetune as F, tasks, transforms as TR
+from helpers.checks import ParameterError
+
+KW = dict(task="mr", max_length=48, frequency_corpus="mr")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ISOBOOK_CACHE", str(tmp_path_factory.mktemp("cache")))
+        run = F.finetune(model="minilm", task="mr", epochs=1.0, batch_size=16, max_length=32, train_size=32,
+                         eval_size=16, checkpoints=0, evals_per_epoch=1)
+        ex = {}
+        for part, n in (("train", 40), ("test", 24)):
+            ex["pre", part] = E.extract("minilm", split=part, n_sentences=n, **KW)
+            ex["post", part] = E.extract(run, split=part, n_sentences=n, **KW)
+        yield run, ex
+
+
+def test_sentence_means():
+    X = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_allclose(EN.sentence_means(X, [0, 0, 1, 1, 1, 2]), [[1, 2], [6, 7], [10, 11]])
+    with pytest.raises(ValueError, match="no tokens"):
+        EN.sentence_means(X, [0, 0, 2, 2, 2, 2])
+
+
+def test_layer_isotropy_table_and_control(tiny):
+    _, ex = tiny
+    t = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM", "Clustering+ZM", "ABTT"], n_clusters=4,
+                          layers=[0, 6])
+    assert set(t.method) == {"none", "ZM", "Clustering+ZM", "ABTT", EN.CONTROL}
+    assert set(t.metric) == set(EN.ISOTROPY_METRICS) and set(t.layer) == {0, 6}
+    w = t.pivot_table(index=["layer", "metric"], columns="method", values="value")
+    # translation invariance of IsoScore: ZM changes nothing; I(W), which reacts to the mean, does move
+    np.testing.assert_allclose(w.xs("IsoScore", level="metric")["ZM"], w.xs("IsoScore", level="metric")["none"], rtol=1e-6)
+    assert (abs(w.xs("log10 I(W)", level="metric")["ZM"] - w.xs("log10 I(W)", level="metric")["none"]) > 1e-3).all()
+    # both-sign I(W) is never above the single-sign one (its min/max range over more directions)
+    assert (w.xs("log10 I(W)", level="metric") <= w.xs("log10 I(W) single-sign", level="metric") + 1e-9).all().all()
+
+
+def test_tables_are_cached_and_keyed_by_settings(tiny, monkeypatch):
+    _, ex = tiny
+    a = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[1])
+    monkeypatch.setattr(EN, "isotropy_metrics", lambda X: (_ for _ in ()).throw(AssertionError("recomputed")))
+    pd.testing.assert_frame_equal(a, EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[1]))
+    with pytest.raises(AssertionError, match="recomputed"):
+        EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[2])
+
+
+def test_task_scores_zm_is_a_no_op_for_the_standardised_classifier(tiny):
+    _, ex = tiny
+    s = EN.task_scores(ex["post", "train"], ex["post", "test"], "mr", ["ZM", "Clustering+ZM", "Whitening"], n_clusters=3,
+                       max_fit_tokens=None).pivot_table(index="metric", columns="method", values="value")
+    assert s.loc["accuracy", "ZM"] == s.loc["accuracy", "none"]
+    assert 0 <= s.loc["accuracy"].min() and s.loc["accuracy"].max() <= 1
+
+
+def test_head_without_processing_reproduces_the_model(tiny):
+    import torch
+
+    run, ex = tiny
+    sample = E.sample_sentences(tasks.load("mr"), "test", 24, 0)
+    t = EN.head_without_retraining(run, ex["post", "train"], "mr", sample.text.tolist(), sample.label.values,
+                                   ["ZM", "ABTT"], max_length=32).pivot_table(index="metric", columns="method", values="value")
+    model, tok = run.classifier(), __import__("transformers").AutoTokenizer.from_pretrained(run.model_dir)
+    with torch.inference_mode():
+        logits = model(**tok(sample.text.tolist(), truncation=True, max_length=32, padding=True, return_tensors="pt")).logits
+    direct = float((logits.argmax(-1).numpy() == sample.label.values).mean())
+    assert t.loc["accuracy", "none"] == pytest.approx(direct)
+    assert set(t.columns) == {"none", "ZM", "ABTT"}
+
+
+def test_sweep_uses_set_params_over_the_grid(tiny):
+    _, ex = tiny
+    grid = {"ABTT": ("n_components", [0, 2]), "Whitening": ("n_components", [4, 64])}
+    s = EN.sweep(ex["pre", "train"], ex["pre", "test"], "mr", grid=grid, max_fit_tokens=None)
+    assert set(zip(s.method, s.setting)) == {("ABTT", 0), ("ABTT", 2), ("Whitening", 4), ("Whitening", 64)}
+    assert "task accuracy" in set(s.metric)
+    assert max(EN.default_grid(384)["Whitening"][1]) < 384
+
+
+def test_bad_methods_are_named():
+    with pytest.raises(ParameterError, match="methods"):
+        EN.check_methods(["ZM", "PCA"])
+    assert EN.check_methods(["ZM"]) == ["none", "ZM"]
+    assert set(TR.PAPER_METHODS) <= set(TR.METHODS)
