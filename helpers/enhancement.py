@@ -32,6 +32,7 @@ from . import cache, checks, geometry, progress, structure, tasks, transforms
 from .extract import Extraction
 
 ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
+NORMS = ("mean norm", "norm of the mean")   # I(W) moves with both (paper-spec section 6)
 CONTROL = "random partitions"
 _CODE = ("enhancement", "transforms", "geometry")
 
@@ -41,12 +42,14 @@ def _spec(**kw) -> dict:
 
 
 def isotropy_metrics(X) -> dict[str, float]:
-    """The isotropy measures of one point cloud (rows = tokens)."""
+    """The isotropy measures of one point cloud (rows = tokens), and its norms (:data:`NORMS`)."""
     X = np.asarray(X)
     ln10 = np.log(10)
-    return {"log10 I(W)": geometry.partition_isotropy(X, return_log=True) / ln10,
-            "log10 I(W) single-sign": geometry.partition_isotropy(X, both_signs=False, return_log=True) / ln10,
-            "IsoScore": geometry.isoscore(X), "average cosine": geometry.average_cosine(X)}
+    both, single = geometry.partition_isotropy_signs(X)
+    X64 = np.asarray(X, dtype=np.float64)
+    return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
+            "IsoScore": geometry.isoscore(X), "average cosine": geometry.average_cosine(X),
+            "mean norm": float(np.linalg.norm(X64, axis=1).mean()), "norm of the mean": float(np.linalg.norm(X64.mean(0)))}
 
 
 def check_methods(methods) -> list[str]:
@@ -177,6 +180,8 @@ def sweep(train: Extraction, test: Extraction, task: str, seed: int = 0, n_clust
     grid = default_grid(d) if grid is None else grid
     for m in grid:
         checks.choice("grid", m, transforms.METHODS)
+    if not grid:
+        return pd.DataFrame(columns=["method", "parameter", "setting", "metric", "value"])
 
     def compute():
         X_tr, X_te = np.asarray(train.hidden(layer)), np.asarray(test.hidden(layer))
@@ -236,3 +241,56 @@ def head_without_retraining(run, train: Extraction, task: str, texts, labels, me
         kind="head", run=run.path.name, train=train.path.name, task=task, methods=methods, seed=seed,
         n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, max_length=max_length,
         texts=cache.key_of(list(texts))), compute)
+
+
+def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=transforms.METHODS,
+            n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
+            sweep_grid: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the enhancement chapter for fine-tuning configurations ``{(task, seed): FinetuneConfig}``.
+
+    Replicate = fine-tuning seed s, with its own sentence samples (``sample_seed = s``) and k-means seed s; the
+    pre-trained encoder is measured on the same sentences.  Per task and replicate: isotropy of processed test
+    tokens (every method at every layer for the first replicate; the last layer for every replicate, and the
+    C7 methods at the pre-trained non-input layers), task scores of re-fitted classifiers, the fine-tuned
+    head's score without retraining, (first replicate) the sweeps, and the counts of dominant directions of the
+    unprocessed last layer (C3).  Returns tidy tables ``iso``, ``scores``, ``head``, ``sweeps``, ``directions`` (columns task, replicate, state where they apply; scores and head hold the task's
+    primary metric only).  Every piece is cached, so a second call, or another chapter's, is cheap."""
+    from . import extract as E, finetune as F
+
+    methods = check_methods(methods)
+    seeds = sorted({s for _, s in configs})
+    iso, scores, head, sweeps, dirs = [], [], [], [], []
+    for (t, s), cfg in configs.items():
+        run = F.finetune(cfg)
+        model = cfg.model
+        ex = {}
+        for part, n in (("train", n_train_sentences), ("test", n_sentences)):
+            kw = dict(task=t, split=part, n_sentences=n, sample_seed=s, max_length=extract_max_length,
+                      split_seed=cfg.split_seed)
+            ex["pre-trained", part], ex["fine-tuned", part] = E.extract(model, **kw), E.extract(run, **kw)
+            E.check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
+        n_layers = ex["pre-trained", "test"].n_layers
+        common = dict(seed=s, n_clusters=n_clusters, max_fit_tokens=max_fit_tokens)
+        first = s == seeds[0]
+        for state in ("pre-trained", "fine-tuned"):
+            tr, te = ex[state, "train"], ex[state, "test"]
+            tag = dict(task=t, replicate=s, state=state)
+            iso.append(layer_isotropy(tr, te, methods, layers=None if first else [n_layers], **common).assign(**tag))
+            if not first and state == "pre-trained" and n_layers > 1:
+                iso.append(layer_isotropy(tr, te, ["ZM", "Clustering+ZM"], layers=list(range(1, n_layers)),
+                                          **common).assign(**tag))
+            scores.append(task_scores(tr, te, t, methods, **common).assign(**tag))
+            counts = geometry.dominant_directions(np.asarray(te.hidden(n_layers)))
+            dirs.append(pd.DataFrame({"criterion": list(counts), "value": list(counts.values())}).assign(**tag))
+            if first:
+                sweeps.append(sweep(tr, te, t, grid=sweep_grid, **common).assign(**tag))
+        sample = E.sample_sentences(tasks.load(t, split_seed=cfg.split_seed), "test", n_sentences, s)
+        head.append(head_without_retraining(run, ex["fine-tuned", "train"], t, sample.text.tolist(), sample.label.values,
+                                            methods, max_length=cfg.max_length, pairs=tasks.second_texts(sample),
+                                            **common).assign(task=t, replicate=s))
+    out = {name: pd.concat(x, ignore_index=True) for name, x in
+           (("iso", iso), ("scores", scores), ("head", head), ("sweeps", sweeps), ("directions", dirs))}
+    for name in ("scores", "head"):
+        d = out[name]
+        out[name] = d[[m == tasks.spec(t).primary_metric for m, t in zip(d.metric, d.task)]].reset_index(drop=True)
+    return out

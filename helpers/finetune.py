@@ -114,6 +114,21 @@ def validate(cfg: FinetuneConfig, glue_dir=None) -> tuple[models.ModelSpec, task
     return mspec, tspec, df
 
 
+def configs_for(model: str, tasks_, seeds, glue_dir=None, **settings) -> dict[tuple[str, int], FinetuneConfig]:
+    """Validated configurations ``{(task, seed): FinetuneConfig}`` for every task and fine-tuning seed, all
+    checked before any training (``tasks_`` and ``seeds`` are named as the chapters' parameters)."""
+    names, seed_list = checks.as_list(tasks_), checks.as_list(seeds)
+    if not names:
+        raise checks.ParameterError(f"tasks={tasks_!r} is not valid; name at least one of: {', '.join(tasks.TASKS)}")
+    if (not seed_list or not all(isinstance(x, int) and not isinstance(x, bool) for x in seed_list)
+            or len(set(seed_list)) < len(seed_list)):
+        raise checks.ParameterError(f"seeds={seeds!r} is not valid; it must be a non-empty list of distinct integers")
+    out = {(t, s): FinetuneConfig(model=model, task=t, seed=s, **settings) for t in names for s in seed_list}
+    for cfg in out.values():
+        validate(cfg, glue_dir)
+    return out
+
+
 def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     """A seeded subsample of ``n`` rows, stratified by label for classification (None: all rows)."""
     if n is None or n >= len(df):

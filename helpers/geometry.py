@@ -18,7 +18,7 @@ from scipy import linalg
 from scipy.special import logsumexp
 
 __all__ = [
-    "Moments", "partition_isotropy", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
+    "Moments", "partition_isotropy", "partition_isotropy_signs", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
     "rogue_dimensions", "isoscore", "isoscore_star", "effective_rank", "participation_ratio", "eee", "vrm",
     "intrinsic_dimension", "alignment", "uniformity", "same_token_pairs", "self_similarity",
     "intra_sentence_similarity", "mev", "anisotropy_baseline", "mev_baseline", "dominant_directions",
@@ -186,12 +186,26 @@ def partition_isotropy(X, both_signs: bool = True, return_log: bool = False, chu
     natural log of I is returned, finite even where I itself underflows to 0.  Works on memory-mapped
     arrays chunk by chunk.
     """
+    both, single = partition_isotropy_signs(X, chunk) if both_signs else (None, _log_iw(X, chunk, False)[1])
+    log_i = both if both_signs else single
+    return log_i if return_log else float(np.exp(log_i))
+
+
+def _log_iw(X, chunk: int, both_signs: bool) -> tuple[float | None, float]:
     X = _check(X)
     _, U = linalg.eigh(_gram(X), driver="evd", check_finite=False)  # divide and conquer: fastest for all vectors
     pos, neg = _direction_logF(X, U, chunk, both_signs)
-    logF = np.concatenate([pos, neg]) if both_signs else pos
-    log_i = float(logF.min() - logF.max())
-    return log_i if return_log else float(np.exp(log_i))
+    single = float(pos.min() - pos.max())
+    if not both_signs:
+        return None, single
+    logF = np.concatenate([pos, neg])
+    return float(logF.min() - logF.max()), single
+
+
+def partition_isotropy_signs(X, chunk: int = 8192) -> tuple[float, float]:
+    """(log I(W) over +-u, log I(W) over u with the solver's signs) from one eigendecomposition and one pass:
+    the definition's value and the authors' single-sign variant (see :func:`partition_isotropy`)."""
+    return _log_iw(X, chunk, True)
 
 
 def partition_isotropy_reference(X, both_signs: bool = True, match_dtype: bool = False) -> float:

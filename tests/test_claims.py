@@ -126,3 +126,19 @@ def test_ledger_rows():
     v = C.c5_enhancement_isotropy(enhancement_table(1.0, 0.5), METHODS, section="05")
     t = C.ledger([v, C.not_measured("C2", "x")])
     assert list(t.claim) == ["C5", "C2"] and t.verdict.tolist() == [C.SUPPORTED, C.NOT_MEASURED]
+
+
+@pytest.mark.parametrize("deltas,expected", [
+    ({"pcs_50": 5, "above_10x_mean": 2}, C.SUPPORTED),
+    ({"pcs_50": 0, "above_10x_mean": 2}, C.INCONCLUSIVE),       # a tie is not growth
+    ({"pcs_50": -20, "above_10x_mean": 2}, C.CONTRADICTED),     # concentration into fewer directions
+])
+def test_c3_known_answers(deltas, expected):
+    rows = []
+    for r in range(3):
+        for crit, d in deltas.items():
+            base = 10 + r
+            rows += [{"replicate": r, "task": "a", "criterion": crit, "state": "pre-trained", "value": base},
+                     {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": base + d}]
+    v = C.c3_directions(pd.DataFrame(rows))
+    assert v.verdict == expected and len(v.detail) == len(deltas)

@@ -34,11 +34,12 @@ def test_layer_isotropy_table_and_control(tiny):
     t = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM", "Clustering+ZM", "ABTT"], n_clusters=4,
                           layers=[0, 6])
     assert set(t.method) == {"none", "ZM", "Clustering+ZM", "ABTT", EN.CONTROL}
-    assert set(t.metric) == set(EN.ISOTROPY_METRICS) and set(t.layer) == {0, 6}
+    assert set(t.metric) == set(EN.ISOTROPY_METRICS + EN.NORMS) and set(t.layer) == {0, 6}
     w = t.pivot_table(index=["layer", "metric"], columns="method", values="value")
     # translation invariance of IsoScore: ZM changes nothing; I(W), which reacts to the mean, does move
     np.testing.assert_allclose(w.xs("IsoScore", level="metric")["ZM"], w.xs("IsoScore", level="metric")["none"], rtol=1e-6)
     assert (abs(w.xs("log10 I(W)", level="metric")["ZM"] - w.xs("log10 I(W)", level="metric")["none"]) > 1e-3).all()
+    assert (w.xs("norm of the mean", level="metric")["ZM"] < 0.5 * w.xs("norm of the mean", level="metric")["none"]).all()
     # both-sign I(W) is never above the single-sign one (its min/max range over more directions)
     assert (w.xs("log10 I(W)", level="metric") <= w.xs("log10 I(W) single-sign", level="metric") + 1e-9).all().all()
 

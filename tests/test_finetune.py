@@ -117,3 +117,15 @@ def test_subsample_is_seeded_and_stratified():
     a, b = F.subsample(df, 100, 0), F.subsample(df, 100, 0)
     assert a.equals(b) and len(a) == 100 and a.label.mean() == 0.5
     assert not a.equals(F.subsample(df, 100, 1))
+
+
+def test_configs_for_checks_tasks_and_seeds_before_training():
+    with pytest.raises(ParameterError, match="tasks"):
+        F.configs_for("minilm", [], [0])
+    for bad in ([], [0, 0], [0.5], [True]):
+        with pytest.raises(ParameterError, match="seeds"):
+            F.configs_for("minilm", ["mr"], bad)
+    with pytest.raises(ParameterError, match="task"):
+        F.configs_for("minilm", ["nope"], [0])
+    c = F.configs_for("minilm", "mr", [1, 2], epochs=1.0)
+    assert list(c) == [("mr", 1), ("mr", 2)] and c["mr", 2].seed == 2 and c["mr", 1].epochs == 1.0

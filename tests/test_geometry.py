@@ -240,3 +240,11 @@ def test_agrees_with_scikit_dimension(d):
     X = RNG.uniform(size=(2000, d)) @ basis.T
     assert skdim.id.TwoNN().fit(X).dimension_ == pytest.approx(G.intrinsic_dimension(X, "twonn"), rel=1e-6)
     assert skdim.id.MLE(K=20).fit(X).dimension_ == pytest.approx(G.intrinsic_dimension(X, "mle", k=20), rel=1e-6)
+
+
+def test_partition_isotropy_signs_is_both_conventions_in_one_pass():
+    X = np.random.default_rng(3).standard_normal((500, 8)) + 0.5
+    both, single = G.partition_isotropy_signs(X)
+    assert both == pytest.approx(G.partition_isotropy(X, return_log=True))
+    assert single == pytest.approx(G.partition_isotropy(X, both_signs=False, return_log=True))
+    assert both <= single
