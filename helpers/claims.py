@@ -171,8 +171,8 @@ def _summarise(claim, statement, criterion, statistic, table, verdict, control, 
 C1_STATEMENT = "Fine-tuning does not necessarily make the embedding space more isotropic"
 C3_STATEMENT = "The number of elongated (dominant) directions grows after fine-tuning"
 C5_STATEMENT = "ZM, Clustering+ZM, ABTT and the cluster-based method raise I(W) of pre-trained and fine-tuned representations"
-C6_STATEMENT = ("Isotropy enhancement does not improve fine-tuned representations on the task, while it does help "
-                "pre-trained ones")
+C6_STATEMENT = ("Isotropy enhancement does not improve fine-tuned representations on the task, and helps them less "
+                "than it helps pre-trained ones")
 C7_STATEMENT = ("The local view is more isotropic than the global one: I(W) after Clustering+ZM exceeds I(W) after "
                 "global ZM, which is not below the baseline (non-input layers, pre-trained)")
 

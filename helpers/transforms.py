@@ -77,11 +77,13 @@ def _check_int(name: str, value, lo: int, hi: int, what: str = "") -> int:
 
 
 def _top_eigen(cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric matrix."""
+    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric matrix
+    (LAPACK's subset solver ``syevr``: only the top k are computed; float64)."""
     d = cov.shape[0]
     if k == 0:
         return np.zeros(0), np.zeros((d, 0))
-    s, U = linalg.eigh(cov, subset_by_index=[d - k, d - 1], check_finite=False)
+    s, U = linalg.eigh(np.asarray(cov, dtype=np.float64), subset_by_index=[d - k, d - 1], driver="evr",
+                       check_finite=False)
     return s[::-1], U[:, ::-1]
 
 
@@ -98,7 +100,7 @@ class _Enhancement(TransformerMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ParameterError(f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
                                  f"{self.n_features_in_}; transform data of the same dimension")
-        out = self._transform(X.astype(np.float64, copy=False))
+        out = self._transform(X)     # computed in the input's precision (float32 or float64)
         return out.astype(X.dtype, copy=False)
 
     def _fit(self, X):  # pragma: no cover - abstract
@@ -118,7 +120,7 @@ class ZeroMean(_Enhancement):
         self.n_features_in_ = m.dim
 
     def _transform(self, X):
-        return X - self.mean_
+        return X - self.mean_.astype(X.dtype)
 
 
 class AllButTheTop(_Enhancement):
@@ -157,8 +159,8 @@ class AllButTheTop(_Enhancement):
         self.n_features_in_ = d
 
     def _transform(self, X):
-        U = self.components_
-        return (X - self.mean_) - (X @ U.T) @ U
+        U = self.components_.astype(X.dtype)
+        return (X - self.mean_.astype(X.dtype)) - (X @ U.T) @ U
 
 
 class Whitening(_Enhancement):
@@ -198,7 +200,7 @@ class Whitening(_Enhancement):
         self.n_features_in_ = d
 
     def _transform(self, X):
-        return (X - self.mean_) @ self.kernel_
+        return (X - self.mean_.astype(X.dtype)) @ self.kernel_.astype(X.dtype)
 
 
 class SoftZCA(_Enhancement):
@@ -228,7 +230,7 @@ class SoftZCA(_Enhancement):
         self.n_features_in_ = m.dim
 
     def _transform(self, X):
-        return (X - self.mean_) @ self.kernel_
+        return (X - self.mean_.astype(X.dtype)) @ self.kernel_.astype(X.dtype)
 
 
 # ----------------------------------------------------------------------------- clustering methods
@@ -244,7 +246,7 @@ def nearest_centroid(X, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
 
 
 class _Clustered(_Enhancement):
-    """k-means on the fit data (scikit-learn, k-means++ seeding, ``n_init=1``, seeded); every vector, fitted
+    """k-means on the fit data (scikit-learn Lloyd, ``n_init=1``, seeded k-means++ on at most 10k rows); every vector, fitted
     or new, belongs to its nearest fitted centroid.  Cluster statistics are those of the fit rows assigned
     that way, so every fitted cluster is exactly zero-mean after the transform.  A cluster left empty (k-means
     on duplicated points can leave one) keeps its centroid as mean and removes no direction: no crash."""
@@ -255,25 +257,30 @@ class _Clustered(_Enhancement):
         _check_int("n_clusters", self.n_clusters, 1, n, f" (the number of fit rows is {n})")
         return X
 
-    def _cluster(self, X) -> np.ndarray:
-        from sklearn.cluster import KMeans
+    def _cluster(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Fit k-means, set the cluster statistics; returns (the rows grouped by cluster, block boundaries)."""
         import warnings
 
+        from sklearn.cluster import KMeans, kmeans_plusplus
         from sklearn.exceptions import ConvergenceWarning
 
+        k, n = self.n_clusters, len(X)
+        # k-means++ seeding on at most 10k rows (its cost grows with n x k), then Lloyd on all rows
+        sub = np.sort(np.random.default_rng(self.random_state).choice(n, min(n, 10_000), replace=False))
         with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than asked, handled below
             warnings.simplefilter("ignore", ConvergenceWarning)
-            km = KMeans(n_clusters=self.n_clusters, n_init=1, random_state=self.random_state).fit(X)
+            init, _ = kmeans_plusplus(np.asarray(X[sub]), k, random_state=self.random_state)
+            km = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.random_state).fit(X)
         self.centroids_ = km.cluster_centers_.astype(np.float64)
-        labels = nearest_centroid(X, self.centroids_)
-        self.cluster_sizes_ = np.bincount(labels, minlength=self.n_clusters)
-        sums = np.zeros_like(self.centroids_)
-        np.add.at(sums, labels, np.asarray(X, dtype=np.float64))
-        filled = self.cluster_sizes_ > 0
+        order, bounds = _groups(nearest_centroid(X, self.centroids_), k)
+        Xs = X[order]                          # rows grouped by cluster: one gather, then contiguous blocks
+        self.cluster_sizes_ = np.diff(bounds)
         self.cluster_means_ = self.centroids_.copy()
-        self.cluster_means_[filled] = sums[filled] / self.cluster_sizes_[filled, None]
+        for c in range(k):
+            if bounds[c + 1] > bounds[c]:
+                self.cluster_means_[c] = Xs[bounds[c]:bounds[c + 1]].mean(0, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
-        return labels
+        return Xs, bounds
 
     def predict(self, X) -> np.ndarray:
         """The fitted cluster of every row (nearest centroid)."""
@@ -292,7 +299,7 @@ class ClusterZeroMean(_Clustered):
         self._cluster(self._check_clusters(X))
 
     def _transform(self, X):
-        return X - self.cluster_means_[nearest_centroid(X, self.centroids_)]
+        return X - self.cluster_means_.astype(X.dtype)[nearest_centroid(X, self.centroids_)]
 
 
 class ClusterBased(_Clustered):
@@ -317,26 +324,36 @@ class ClusterBased(_Clustered):
         X = self._check_clusters(X)
         d = X.shape[1]
         k = _check_int("n_components", self.n_components, 0, d - 1, f" (d = {d})")
-        labels = self._cluster(X)
+        Xs, bounds = self._cluster(X)
         self.components_ = np.zeros((self.n_clusters, k, d))  # zero rows remove nothing
         for c in range(self.n_clusters):
-            rows = labels == c
-            m = int(rows.sum())
-            kc = min(k, m - 1)
+            a, b = bounds[c], bounds[c + 1]
+            kc = min(k, b - a - 1)
             if kc <= 0:
                 continue
-            Z = np.asarray(X[rows], dtype=np.float64) - self.cluster_means_[c]
-            _, U = _top_eigen(Z.T @ Z, kc)
+            Z = Xs[a:b] - self.cluster_means_[c].astype(X.dtype)
+            _, U = _top_eigen(Z.T @ Z, kc)   # products in the data's precision, float64 eigensolver
             self.components_[c, :kc] = U.T
 
     def _transform(self, X):
-        labels = nearest_centroid(X, self.centroids_)
-        out = X - self.cluster_means_[labels]
-        for c in np.unique(labels):
-            rows = labels == c
-            U = self.components_[c]
-            out[rows] -= (out[rows] @ U.T) @ U
+        order, bounds = _groups(nearest_centroid(X, self.centroids_), self.n_clusters)
+        Xs = X[order]
+        for c in range(self.n_clusters):
+            a, b = bounds[c], bounds[c + 1]
+            if b > a:
+                U = self.components_[c].astype(X.dtype)
+                Z = Xs[a:b]
+                Z -= self.cluster_means_[c].astype(X.dtype)
+                Z -= (Z @ U.T) @ U
+        out = np.empty_like(Xs)
+        out[order] = Xs
         return out
+
+
+def _groups(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices sorted by label, and the boundaries of each label's block (k + 1 offsets)."""
+    order = np.argsort(labels, kind="stable")
+    return order, np.searchsorted(labels[order], np.arange(k + 1))
 
 
 class RandomPartitionZeroMean(_Enhancement):
@@ -374,7 +391,7 @@ class RandomPartitionZeroMean(_Enhancement):
     def _transform(self, X):
         p = self.group_sizes_ / self.group_sizes_.sum()
         labels = np.random.default_rng(self.random_state).choice(len(p), size=len(X), p=p)
-        return X - self.group_means_[labels]
+        return X - self.group_means_.astype(X.dtype)[labels]
 
 
 # ----------------------------------------------------------------------------- registry
@@ -397,7 +414,7 @@ class Identity(_Enhancement):
         self.n_features_in_ = _moments_of(X, min_rows=1).dim
 
     def _transform(self, X):
-        return X
+        return X.copy()
 
 
 def make(method: str, d: int, n_clusters: int = 27, random_state: int = 0, epsilon: float = 1e-2) -> _Enhancement:

@@ -59,3 +59,14 @@ def test_every_parameter_is_visible_to_papermill(path):
     assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, (ast.Assign, ast.AnnAssign))
                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
     assert list(run.notebook_parameters(path)) == assigned
+
+
+def test_ledger_takes_the_enhancement_chapters_parameters_whole():
+    """Chapter 06 reads chapter 05's cached tables: same parameter names and defaults, or it would silently
+    decide the claims on other runs."""
+    from helpers import run
+
+    p05 = run.notebook_parameters(paths.NOTEBOOKS / "05_enhancement.ipynb")
+    p06 = run.notebook_parameters(paths.NOTEBOOKS / "06_claims_ledger.ipynb")
+    assert {k: v["default"] if isinstance(v, dict) else v for k, v in p05.items()} == \
+           {k: v["default"] if isinstance(v, dict) else v for k, v in p06.items()}
