@@ -235,12 +235,15 @@ class SoftZCA(_Enhancement):
 
 # ----------------------------------------------------------------------------- clustering methods
 def nearest_centroid(X, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Index of the nearest centroid (squared Euclidean, float64) of every row; ties go to the lower index."""
-    C = np.asarray(centroids, dtype=np.float64)
+    """Index of the nearest centroid (squared Euclidean, in the data's precision: float32 data, float32
+    products) of every row; ties go to the lower index.  Fitting and transforming use this same function, so
+    the assignment of a row never depends on which of the two computed it."""
+    dtype = np.float32 if np.asarray(X[:1]).dtype == np.float32 else np.float64
+    C = np.asarray(centroids, dtype=dtype)
     c2 = (C * C).sum(1)
     out = np.empty(len(X), dtype=np.int64)
     for i in range(0, len(X), chunk):
-        x = np.asarray(X[i:i + chunk], dtype=np.float64)
+        x = np.asarray(X[i:i + chunk], dtype=dtype)
         out[i:i + chunk] = np.argmin(c2[None, :] - 2.0 * (x @ C.T), axis=1)
     return out
 
