@@ -249,7 +249,8 @@ def nearest_centroid(X, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
 
 
 class _Clustered(_Enhancement):
-    """k-means on the fit data (scikit-learn Lloyd, ``n_init=1``, seeded k-means++ on at most 10k rows); every vector, fitted
+    """k-means on the fit data (scikit-learn Lloyd, ``n_init=1``, seeded k-means++ on at most 10k rows), on a
+    seeded subsample of ``kmeans_rows`` rows when there are more (None: all rows); every vector, fitted
     or new, belongs to its nearest fitted centroid.  Cluster statistics are those of the fit rows assigned
     that way, so every fitted cluster is exactly zero-mean after the transform.  A cluster left empty (k-means
     on duplicated points can leave one) keeps its centroid as mean and removes no direction: no crash."""
@@ -258,6 +259,8 @@ class _Clustered(_Enhancement):
         X = _check_data(X, min_rows=1)
         n = len(X)
         _check_int("n_clusters", self.n_clusters, 1, n, f" (the number of fit rows is {n})")
+        if self.kmeans_rows is not None:
+            _check_int("kmeans_rows", self.kmeans_rows, self.n_clusters, 2**62, " (at least n_clusters), or None for all rows")
         return X
 
     def _cluster(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -268,12 +271,15 @@ class _Clustered(_Enhancement):
         from sklearn.exceptions import ConvergenceWarning
 
         k, n = self.n_clusters, len(X)
-        # k-means++ seeding on at most 10k rows (its cost grows with n x k), then Lloyd on all rows
-        sub = np.sort(np.random.default_rng(self.random_state).choice(n, min(n, 10_000), replace=False))
+        rng = np.random.default_rng(self.random_state)
+        # Lloyd on at most `kmeans_rows` rows, seeded by k-means++ on at most 10k of them; then every row
+        # (all of them, below) is assigned to its nearest centroid and the statistics use all rows
+        rows = X if self.kmeans_rows is None or n <= self.kmeans_rows else X[np.sort(rng.choice(n, self.kmeans_rows, replace=False))]
+        seed_rows = np.sort(rng.choice(len(rows), min(len(rows), 10_000), replace=False))
         with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than asked, handled below
             warnings.simplefilter("ignore", ConvergenceWarning)
-            init, _ = kmeans_plusplus(np.asarray(X[sub]), k, random_state=self.random_state)
-            km = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.random_state).fit(X)
+            init, _ = kmeans_plusplus(np.asarray(rows[seed_rows]), k, random_state=self.random_state)
+            km = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.random_state).fit(rows)
         self.centroids_ = km.cluster_centers_.astype(np.float64)
         order, bounds = _groups(nearest_centroid(X, self.centroids_), k)
         Xs = X[order]                          # rows grouped by cluster: one gather, then contiguous blocks
@@ -294,9 +300,10 @@ class _Clustered(_Enhancement):
 class ClusterZeroMean(_Clustered):
     """Clustering + zero-mean (the companion paper's "local" view): x' = x - mean of x's cluster."""
 
-    def __init__(self, n_clusters=27, random_state=0):
+    def __init__(self, n_clusters=27, random_state=0, kmeans_rows=50_000):
         self.n_clusters = n_clusters
         self.random_state = random_state
+        self.kmeans_rows = kmeans_rows
 
     def _fit(self, X):
         self._cluster(self._check_clusters(X))
@@ -318,10 +325,11 @@ class ClusterBased(_Clustered):
     crash its code (see the class doc of the clustering base).
     """
 
-    def __init__(self, n_clusters=27, n_components=12, random_state=0):
+    def __init__(self, n_clusters=27, n_components=12, random_state=0, kmeans_rows=50_000):
         self.n_clusters = n_clusters
         self.n_components = n_components
         self.random_state = random_state
+        self.kmeans_rows = kmeans_rows
 
     def _fit(self, X):
         X = self._check_clusters(X)

@@ -259,3 +259,18 @@ def test_clustering_methods_need_the_data_not_moments():
 def test_unknown_method_lists_the_choices():
     with pytest.raises(ParameterError, match="ZM"):
         T.make("PCA", 10)
+
+
+def test_kmeans_on_a_subsample_still_uses_every_row_for_the_statistics():
+    X = clustered(n_per=300, k=4)
+    full = T.ClusterZeroMean(n_clusters=4, kmeans_rows=None).fit(X)
+    sub = T.ClusterZeroMean(n_clusters=4, kmeans_rows=200).fit(X)
+    assert sub.cluster_sizes_.sum() == len(X)                      # every row assigned
+    out, lab = sub.transform(X), sub.predict(X)
+    for c in range(4):
+        np.testing.assert_allclose(out[lab == c].mean(0), 0, atol=1e-9)
+    # well-separated clusters: the same partition either way
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(full.predict(X), lab) == 1.0
+    with pytest.raises(ValueError, match="kmeans_rows"):
+        T.ClusterBased(n_clusters=5, kmeans_rows=3).fit(X)
