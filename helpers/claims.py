@@ -91,6 +91,12 @@ def paired_effects(df: pd.DataFrame, by: list[str], column: str, treated, refere
     return d
 
 
+def method_effects(df: pd.DataFrame, methods, by=("task", "state"), reference: str = "none") -> pd.DataFrame:
+    """Paired effects of every method against ``reference`` (columns: by..., replicate, effect, method)."""
+    return pd.concat([paired_effects(df, list(by), "method", m, reference).assign(method=m) for m in methods],
+                     ignore_index=True)
+
+
 def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0) -> pd.DataFrame:
     """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n, verdict)."""
     rows = []
@@ -243,8 +249,7 @@ def c5_enhancement_isotropy(df: pd.DataFrame, methods, section: str = "") -> Ver
     """C5 from rows (task, state, method, replicate, value = log10 I(W) of held-out tokens, last layer) with a
     ``none`` method as baseline.  Cells: task x state x method; each must raise log10 I(W) (interval > 0)."""
     d = df[df.method.isin([*methods, "none"])]
-    effects = pd.concat([paired_effects(d, ["task", "state"], "method", m, "none").assign(method=m) for m in methods],
-                        ignore_index=True)
+    effects = method_effects(d, methods)
     table = cells(effects, ["task", "state", "method"], direction=+1)
     crit = criterion("C5")
     return _summarise("C5", C5_STATEMENT, crit, "change of log10 I(W) (method - none)", table, all_of(table.verdict),
@@ -257,8 +262,7 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     condition).  Fine-tuned cells: method - none must stay below +``margin`` (no improvement); the contrast,
     (pre-trained effect) - (fine-tuned effect) averaged over methods and tasks within a replicate (one test, no
     multiplicity), must be above 0."""
-    effects = pd.concat([paired_effects(df, ["task", "state"], "method", m, "none").assign(method=m) for m in methods],
-                        ignore_index=True)
+    effects = method_effects(df, methods)
     ft = cells(effects[effects.state == "fine-tuned"], ["task", "method"], direction=-1, margin=margin)
     pt = cells(effects[effects.state == "pre-trained"], ["task", "method"], direction=+1)
     e = effects.pivot_table(index=["task", "method", "replicate"], columns="state", values="effect").dropna()
