@@ -45,11 +45,12 @@ def isotropy_metrics(X) -> dict[str, float]:
     """The isotropy measures of one point cloud (rows = tokens), and its norms (:data:`NORMS`)."""
     X = np.asarray(X)
     ln10 = np.log(10)
-    both, single = geometry.partition_isotropy_signs(X)
-    X64 = np.asarray(X, dtype=np.float64)
+    m = geometry.Moments.of(X)          # one pass for X^T X (I(W)), the covariance (IsoScore) and the mean
+    both, single = geometry.partition_isotropy_signs(X, second_moment=m.second_moment)
     return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
-            "IsoScore": geometry.isoscore(X), "average cosine": geometry.average_cosine(X),
-            "mean norm": float(np.linalg.norm(X64, axis=1).mean()), "norm of the mean": float(np.linalg.norm(X64.mean(0)))}
+            "IsoScore": geometry.isoscore(m), "average cosine": geometry.average_cosine(X),
+            "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),
+            "norm of the mean": float(np.linalg.norm(m.mean))}
 
 
 def check_methods(methods) -> list[str]:

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg
 from scipy.special import logsumexp
 
 __all__ = [
@@ -108,7 +107,7 @@ def _moments(X) -> Moments:
 def spectrum(X) -> np.ndarray:
     """Eigenvalues of the covariance, descending, clipped at 0 (the PCA variances)."""
     m = _moments(X)
-    ev = linalg.eigh(m.covariance, eigvals_only=True, check_finite=False)[::-1]
+    ev = np.linalg.eigvalsh(m.covariance)[::-1]  # NumPy's LAPACK: see transforms._top_eigen_of_rows
     return np.clip(ev, 0, None)
 
 
@@ -191,9 +190,9 @@ def partition_isotropy(X, both_signs: bool = True, return_log: bool = False, chu
     return log_i if return_log else float(np.exp(log_i))
 
 
-def _log_iw(X, chunk: int, both_signs: bool) -> tuple[float | None, float]:
+def _log_iw(X, chunk: int, both_signs: bool, second_moment=None) -> tuple[float | None, float]:
     X = _check(X)
-    _, U = linalg.eigh(_gram(X), driver="evd", check_finite=False)  # divide and conquer: fastest for all vectors
+    _, U = np.linalg.eigh(_gram(X) if second_moment is None else second_moment)  # divide and conquer (syevd), NumPy's LAPACK like the product before it
     pos, neg = _direction_logF(X, U, chunk, both_signs)
     single = float(pos.min() - pos.max())
     if not both_signs:
@@ -202,10 +201,11 @@ def _log_iw(X, chunk: int, both_signs: bool) -> tuple[float | None, float]:
     return float(logF.min() - logF.max()), single
 
 
-def partition_isotropy_signs(X, chunk: int = 8192) -> tuple[float, float]:
+def partition_isotropy_signs(X, chunk: int = 8192, second_moment=None) -> tuple[float, float]:
     """(log I(W) over +-u, log I(W) over u with the solver's signs) from one eigendecomposition and one pass:
-    the definition's value and the authors' single-sign variant (see :func:`partition_isotropy`)."""
-    return _log_iw(X, chunk, True)
+    the definition's value and the authors' single-sign variant (see :func:`partition_isotropy`).
+    ``second_moment``: X^T X if already computed (e.g. ``Moments.of(X).second_moment``)."""
+    return _log_iw(X, chunk, True, second_moment)
 
 
 def partition_isotropy_reference(X, both_signs: bool = True, match_dtype: bool = False) -> float:
@@ -303,7 +303,7 @@ def isoscore_star(X, zeta: float = 0.1, prior=None) -> float:
     m = _moments(X)
     C = m.covariance
     C0 = np.eye(m.dim) * np.trace(C) / m.dim if prior is None else np.asarray(prior)
-    ev = linalg.eigh((1 - zeta) * C + zeta * C0, eigvals_only=True)
+    ev = np.linalg.eigvalsh((1 - zeta) * C + zeta * C0)
     return _isoscore_from_variances(np.clip(ev, 0, None))
 
 

@@ -29,6 +29,10 @@ time, settings out of range) raises ``ValueError`` naming the parameter and its 
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -77,14 +81,24 @@ def _check_int(name: str, value, lo: int, hi: int, what: str = "") -> int:
 
 
 def _top_eigen(cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric matrix
-    (LAPACK's subset solver ``syevr``: only the top k are computed; float64)."""
-    d = cov.shape[0]
-    if k == 0:
-        return np.zeros(0), np.zeros((d, 0))
-    s, U = linalg.eigh(np.asarray(cov, dtype=np.float64), subset_by_index=[d - k, d - 1], driver="evr",
-                       check_finite=False)
-    return s[::-1], U[:, ::-1]
+    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric matrix that
+    NumPy computed (float64; NumPy's LAPACK, so that its BLAS thread pool is the only one in use: see
+    :func:`_top_eigen_of_rows`)."""
+    s, U = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    return s[::-1][:k], U[:, ::-1][:, :k]
+
+
+def _top_eigen_of_rows(Z: np.ndarray, k: int) -> np.ndarray:
+    """The top k eigenvectors (columns) of Z^T Z: the product in Z's precision, upper triangle only (BLAS
+    ``syrk``, half the products of ``Z.T @ Z``), then LAPACK's subset solver ``syevr`` in float64 (only the
+    top k are computed).  Both from SciPy: NumPy and SciPy wheels each bundle an OpenBLAS with its own
+    spinning thread pool, and alternating between the two costs about 3x on 2 cores."""
+    d = Z.shape[1]
+    syrk = linalg.blas.ssyrk if Z.dtype == np.float32 else linalg.blas.dsyrk
+    G = syrk(1.0, np.ascontiguousarray(Z).T, trans=0, lower=0)   # Z.T is Fortran-ordered: no copy
+    _, U = linalg.eigh(G.astype(np.float64, copy=False), subset_by_index=[d - k, d - 1], driver="evr",
+                       check_finite=False, lower=False)
+    return U[:, ::-1]
 
 
 class _Enhancement(TransformerMixin, BaseEstimator):
@@ -184,7 +198,8 @@ class Whitening(_Enhancement):
         if self.n_components is not None:
             _check_int("n_components", self.n_components, 1, d, f" (d = {d}; None for every direction of positive variance)")
         cov = m.covariance
-        s_all = np.clip(linalg.eigh(cov, eigvals_only=True, check_finite=False)[::-1], 0, None)
+        s_all, U_all = _top_eigen(cov, d)      # one decomposition: the rank, then the kept directions
+        s_all = np.clip(s_all, 0, None)
         rank = int((s_all > max(s_all[0], 1e-300) * 1e-10).sum())
         k = rank if self.n_components is None else int(self.n_components)
         if k > rank or rank == 0:
@@ -192,7 +207,7 @@ class Whitening(_Enhancement):
                 f"n_components={k}: the fit data's covariance has only {rank} direction(s) with positive variance "
                 f"(fewer rows than dimensions, collinear data, or LayerNorm outputs); use n_components <= {rank}, "
                 f"None, or SoftZCA")
-        s, U = _top_eigen(cov, k)
+        s, U = s_all[:k], U_all[:, :k]
         self.mean_ = m.mean
         self.eigenvalues_ = s
         self.kernel_ = U / np.sqrt(s)
@@ -219,7 +234,7 @@ class SoftZCA(_Enhancement):
         if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not np.isfinite(eps) or eps < 0:
             raise ParameterError(f"epsilon={eps!r} is out of range; it must be a finite number >= 0")
         m = _moments_of(X)
-        s, U = linalg.eigh(m.covariance, check_finite=False)
+        s, U = np.linalg.eigh(m.covariance)
         s = np.clip(s, 0, None)
         if eps == 0 and s.min() <= s.max() * 1e-10:
             raise ParameterError("epsilon=0 needs a full-rank covariance; the fit data's covariance is singular, "
@@ -264,32 +279,21 @@ class _Clustered(_Enhancement):
         return X
 
     def _cluster(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Fit k-means, set the cluster statistics; returns (the rows grouped by cluster, block boundaries)."""
-        import warnings
-
-        from sklearn.cluster import KMeans, kmeans_plusplus
-        from sklearn.exceptions import ConvergenceWarning
-
+        """Fit k-means, set the cluster statistics; returns (row indices grouped by cluster, block boundaries)."""
         k, n = self.n_clusters, len(X)
         rng = np.random.default_rng(self.random_state)
         # Lloyd on at most `kmeans_rows` rows, seeded by k-means++ on at most 10k of them; then every row
         # (all of them, below) is assigned to its nearest centroid and the statistics use all rows
         rows = X if self.kmeans_rows is None or n <= self.kmeans_rows else X[np.sort(rng.choice(n, self.kmeans_rows, replace=False))]
         seed_rows = np.sort(rng.choice(len(rows), min(len(rows), 10_000), replace=False))
-        with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than asked, handled below
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            init, _ = kmeans_plusplus(np.asarray(rows[seed_rows]), k, random_state=self.random_state)
-            km = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.random_state).fit(rows)
-        self.centroids_ = km.cluster_centers_.astype(np.float64)
+        self.centroids_ = _kmeans(np.asarray(rows), seed_rows, k, self.random_state)
         order, bounds = _groups(nearest_centroid(X, self.centroids_), k)
-        Xs = X[order]                          # rows grouped by cluster: one gather, then contiguous blocks
         self.cluster_sizes_ = np.diff(bounds)
         self.cluster_means_ = self.centroids_.copy()
-        for c in range(k):
-            if bounds[c + 1] > bounds[c]:
-                self.cluster_means_[c] = Xs[bounds[c]:bounds[c + 1]].mean(0, dtype=np.float64)
+        for c, idx in _blocks(order, bounds):   # one cluster's rows at a time: no copy of all of X
+            self.cluster_means_[c] = X[idx].mean(0, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
-        return Xs, bounds
+        return order, bounds
 
     def predict(self, X) -> np.ndarray:
         """The fitted cluster of every row (nearest centroid)."""
@@ -335,36 +339,72 @@ class ClusterBased(_Clustered):
         X = self._check_clusters(X)
         d = X.shape[1]
         k = _check_int("n_components", self.n_components, 0, d - 1, f" (d = {d})")
-        Xs, bounds = self._cluster(X)
+        order, bounds = self._cluster(X)
         self.components_ = np.zeros((self.n_clusters, k, d))  # zero rows remove nothing
-        for c in range(self.n_clusters):
-            a, b = bounds[c], bounds[c + 1]
-            kc = min(k, b - a - 1)
+        for c, idx in _blocks(order, bounds):
+            kc = min(k, len(idx) - 1)
             if kc <= 0:
                 continue
-            Z = Xs[a:b] - self.cluster_means_[c].astype(X.dtype)
-            _, U = _top_eigen(Z.T @ Z, kc)   # products in the data's precision, float64 eigensolver
+            Z = X[idx]
+            Z -= self.cluster_means_[c].astype(X.dtype)
+            U = _top_eigen_of_rows(Z, kc)
             self.components_[c, :kc] = U.T
 
     def _transform(self, X):
-        order, bounds = _groups(nearest_centroid(X, self.centroids_), self.n_clusters)
-        Xs = X[order]
-        for c in range(self.n_clusters):
-            a, b = bounds[c], bounds[c + 1]
-            if b > a:
-                U = self.components_[c].astype(X.dtype)
-                Z = Xs[a:b]
-                Z -= self.cluster_means_[c].astype(X.dtype)
-                Z -= (Z @ U.T) @ U
-        out = np.empty_like(Xs)
-        out[order] = Xs
+        out = np.empty_like(X)
+        for c, idx in _blocks(*_groups(nearest_centroid(X, self.centroids_), self.n_clusters)):
+            U = self.components_[c].astype(X.dtype)
+            Z = X[idx]               # one cluster's rows (a copy), processed in place, written back once
+            Z -= self.cluster_means_[c].astype(X.dtype)
+            Z -= (Z @ U.T) @ U
+            out[idx] = Z
         return out
+
+
+_KMEANS_MEMO: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_KMEANS_LOCK = threading.Lock()
+
+
+def _kmeans(rows: np.ndarray, seed_rows: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Centroids (float64) of scikit-learn's Lloyd k-means (``n_init=1``) on ``rows``, initialised by seeded
+    k-means++ on ``rows[seed_rows]``.  Deterministic, so the last few results are remembered in memory under a
+    digest of the rows' bytes: ClusterZeroMean and ClusterBased with the same seed on the same data (and a
+    sweep over ClusterBased's n_components) cluster once."""
+    import warnings
+
+    from sklearn.cluster import KMeans, kmeans_plusplus
+    from sklearn.exceptions import ConvergenceWarning
+
+    rows = np.ascontiguousarray(rows)
+    key = (hashlib.blake2b(rows.data, digest_size=16).hexdigest(), rows.shape, rows.dtype.str,
+           hashlib.blake2b(np.ascontiguousarray(seed_rows).data, digest_size=16).hexdigest(), int(k), seed)
+    with _KMEANS_LOCK:
+        if key in _KMEANS_MEMO:
+            _KMEANS_MEMO.move_to_end(key)
+            return _KMEANS_MEMO[key].copy()
+    with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than asked, handled by the caller
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        init, _ = kmeans_plusplus(rows[seed_rows], k, random_state=seed)
+        centroids = KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(rows).cluster_centers_
+    centroids = centroids.astype(np.float64)
+    with _KMEANS_LOCK:
+        _KMEANS_MEMO[key] = centroids.copy()
+        while len(_KMEANS_MEMO) > 8:
+            _KMEANS_MEMO.popitem(last=False)
+    return centroids
 
 
 def _groups(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row indices sorted by label, and the boundaries of each label's block (k + 1 offsets)."""
     order = np.argsort(labels, kind="stable")
     return order, np.searchsorted(labels[order], np.arange(k + 1))
+
+
+def _blocks(order: np.ndarray, bounds: np.ndarray):
+    """(label, row indices) of every non-empty label, from :func:`_groups`."""
+    for c in range(len(bounds) - 1):
+        if bounds[c + 1] > bounds[c]:
+            yield c, order[bounds[c]:bounds[c + 1]]
 
 
 class RandomPartitionZeroMean(_Enhancement):

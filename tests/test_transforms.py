@@ -274,3 +274,20 @@ def test_kmeans_on_a_subsample_still_uses_every_row_for_the_statistics():
     assert adjusted_rand_score(full.predict(X), lab) == 1.0
     with pytest.raises(ValueError, match="kmeans_rows"):
         T.ClusterBased(n_clusters=5, kmeans_rows=3).fit(X)
+
+
+def test_remembered_clustering_is_the_clustering_computed_afresh():
+    """The in-memory k-means memo only saves work: a cleared memo gives identical centroids, the two
+    clustering methods share one clustering, and a fitted model never aliases the remembered array."""
+    X = clustered(n_per=100, k=5, d=12, seed=3)
+    T._KMEANS_MEMO.clear()
+    a = T.ClusterZeroMean(5, random_state=1).fit(X)
+    b = T.ClusterBased(5, 2, random_state=1).fit(X)
+    np.testing.assert_array_equal(a.centroids_, b.centroids_)
+    a.centroids_[:] = 0                                   # must not reach the memo or b
+    T._KMEANS_MEMO.clear()
+    c = T.ClusterBased(5, 2, random_state=1).fit(X)
+    np.testing.assert_array_equal(b.centroids_, c.centroids_)
+    assert np.abs(c.centroids_).sum() > 0
+    d = T.ClusterBased(5, 2, random_state=2).fit(X)       # another seed is another clustering
+    assert not np.array_equal(c.centroids_, d.centroids_)
