@@ -267,7 +267,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
         ex = {}
         for part, n in (("train", n_train_sentences), ("test", n_sentences)):
             kw = dict(task=t, split=part, n_sentences=n, sample_seed=s, max_length=extract_max_length,
-                      split_seed=cfg.split_seed)
+                      **cfg.data)
             ex["pre-trained", part], ex["fine-tuned", part] = E.extract(model, **kw), E.extract(run, **kw)
             E.check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
         n_layers = ex["pre-trained", "test"].n_layers
@@ -285,7 +285,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
             dirs.append(pd.DataFrame({"criterion": list(counts), "value": list(counts.values())}).assign(**tag))
             if first:
                 sweeps.append(sweep(tr, te, t, grid=sweep_grid, **common).assign(**tag))
-        sample = E.sample_sentences(tasks.load(t, split_seed=cfg.split_seed), "test", n_sentences, s)
+        sample = E.sample_sentences(tasks.load(t, **cfg.data), "test", n_sentences, s)
         head.append(head_without_retraining(run, ex["fine-tuned", "train"], t, sample.text.tolist(), sample.label.values,
                                             methods, max_length=cfg.max_length, pairs=tasks.second_texts(sample),
                                             **common).assign(task=t, replicate=s))

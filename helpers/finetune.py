@@ -45,11 +45,38 @@ class FinetuneConfig:
     checkpoints: int = 3               # intermediate checkpoints at fractions 1/(c+1) ... c/(c+1)
     split_seed: int = 0
     evals_per_epoch: int = 4
+    glue_dir: str | None = None        # where GLUE's TSV files are (offline GLUE); a location, not in the key
 
     def key_spec(self, model_spec: models.ModelSpec) -> dict:
         d = asdict(self)
+        d.pop("glue_dir")
         d["model"] = model_spec.identity
         return {"config": d, "recipe": RECIPE_VERSION}
+
+    @property
+    def data(self) -> dict:
+        """The arguments that locate the run's data (``split_seed``, ``glue_dir``), for ``tasks.load`` and
+        ``extract.extract``: every chapter reads the same splits as the run."""
+        return {"split_seed": self.split_seed, "glue_dir": self.glue_dir}
+
+
+# The fine-tuning settings a chapter takes whole, as its ``finetune`` parameter (a dict of overrides of the
+# defaults above); model, task and seed are the chapters' own parameters.
+SETTINGS = tuple(f for f in FinetuneConfig.__dataclass_fields__ if f not in ("model", "task", "seed"))
+
+
+def check_settings(finetune) -> dict:
+    """The ``finetune`` parameter of a chapter, checked: a dict (or None) whose keys are :data:`SETTINGS`."""
+    if finetune is None:
+        return {}
+    if not isinstance(finetune, dict):
+        raise checks.ParameterError(f"finetune={finetune!r} is not valid; it must be a dict of fine-tuning settings "
+                                    f"(keys: {', '.join(SETTINGS)}), e.g. {{'epochs': 3.0}}")
+    unknown = sorted(set(finetune) - set(SETTINGS))
+    if unknown:
+        raise checks.ParameterError(f"finetune has unknown key(s) {', '.join(map(repr, unknown))}; "
+                                    f"valid keys: {', '.join(SETTINGS)}")
+    return dict(finetune)
 
 
 @dataclass
@@ -81,7 +108,7 @@ class FinetuneRun:
         return int(self.metrics["steps"])
 
 
-def validate(cfg: FinetuneConfig, glue_dir=None) -> tuple[models.ModelSpec, tasks.TaskSpec, pd.DataFrame]:
+def validate(cfg: FinetuneConfig) -> tuple[models.ModelSpec, tasks.TaskSpec, pd.DataFrame]:
     """Check every parameter before any training; returns the model spec, task spec and task table."""
     tspec = tasks.spec(cfg.task)
     checks.positive("epochs", cfg.epochs)
@@ -99,7 +126,7 @@ def validate(cfg: FinetuneConfig, glue_dir=None) -> tuple[models.ModelSpec, task
     limit = models.max_length(mspec)
     if cfg.max_length > limit:
         raise checks.ParameterError(f"max_length={cfg.max_length} is above the limit of model {cfg.model!r}; it must be <= {limit}")
-    df = tasks.load(cfg.task, split_seed=cfg.split_seed, glue_dir=glue_dir)
+    df = tasks.load(cfg.task, split_seed=cfg.split_seed, glue_dir=cfg.glue_dir)
     n_train = int((df.split == "train").sum())
     need = 2 if tspec.regression else tspec.num_labels
     if cfg.train_size is not None:
@@ -114,9 +141,18 @@ def validate(cfg: FinetuneConfig, glue_dir=None) -> tuple[models.ModelSpec, task
     return mspec, tspec, df
 
 
-def configs_for(model: str, tasks_, seeds, glue_dir=None, **settings) -> dict[tuple[str, int], FinetuneConfig]:
+def data_settings(finetune) -> dict:
+    """``split_seed`` and ``glue_dir`` of a chapter's ``finetune`` parameter (for chapters that read the
+    tasks' splits without fine-tuning)."""
+    return FinetuneConfig(**check_settings(finetune)).data
+
+
+def configs_for(model: str, tasks_, seeds, finetune: dict | None = None) -> dict[tuple[str, int], FinetuneConfig]:
     """Validated configurations ``{(task, seed): FinetuneConfig}`` for every task and fine-tuning seed, all
-    checked before any training (``tasks_`` and ``seeds`` are named as the chapters' parameters)."""
+    checked before any training.  The one place where a chapter's ``model``, ``tasks``, ``seeds`` (or
+    ``[seed]``) and ``finetune`` parameters become runs: every chapter given the same values resolves the
+    same runs (errors name the chapters' parameters)."""
+    settings = check_settings(finetune)
     names, seed_list = checks.as_list(tasks_), checks.as_list(seeds)
     if not names:
         raise checks.ParameterError(f"tasks={tasks_!r} is not valid; name at least one of: {', '.join(tasks.TASKS)}")
@@ -125,8 +161,15 @@ def configs_for(model: str, tasks_, seeds, glue_dir=None, **settings) -> dict[tu
         raise checks.ParameterError(f"seeds={seeds!r} is not valid; it must be a non-empty list of distinct integers")
     out = {(t, s): FinetuneConfig(model=model, task=t, seed=s, **settings) for t in names for s in seed_list}
     for cfg in out.values():
-        validate(cfg, glue_dir)
+        validate(cfg)
     return out
+
+
+def configs_by_task(model: str, tasks_, seed: int, finetune: dict | None = None) -> dict[str, FinetuneConfig]:
+    """:func:`configs_for` with one fine-tuning seed, keyed by task (chapters with a ``seed`` parameter)."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise checks.ParameterError(f"seed={seed!r} is not valid; it must be an integer")
+    return {t: cfg for (t, _), cfg in configs_for(model, tasks_, [seed], finetune).items()}
 
 
 def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -174,10 +217,10 @@ def run_dir(cfg: FinetuneConfig, mspec: models.ModelSpec | None = None) -> Path:
     return cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
 
 
-def finetune(cfg: FinetuneConfig | None = None, glue_dir=None, **overrides) -> FinetuneRun:
+def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
     """Fine-tune (or load the cached run) and return it; see the module doc for the artifact."""
     cfg = FinetuneConfig(**{**asdict(cfg or FinetuneConfig()), **overrides})
-    mspec, tspec, df = validate(cfg, glue_dir)
+    mspec, tspec, df = validate(cfg)
     final = run_dir(cfg, mspec)
     if cache.is_done(final):
         return load(final)

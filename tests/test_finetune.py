@@ -127,5 +127,20 @@ def test_configs_for_checks_tasks_and_seeds_before_training():
             F.configs_for("minilm", ["mr"], bad)
     with pytest.raises(ParameterError, match="task"):
         F.configs_for("minilm", ["nope"], [0])
-    c = F.configs_for("minilm", "mr", [1, 2], epochs=1.0)
+    c = F.configs_for("minilm", "mr", [1, 2], {"epochs": 1.0})
     assert list(c) == [("mr", 1), ("mr", 2)] and c["mr", 2].seed == 2 and c["mr", 1].epochs == 1.0
+
+
+def test_finetune_settings_are_one_checked_dict():
+    for bad in ({"epoch": 2}, {"seed": 1}, {"model": "x"}, [("epochs", 1)]):
+        with pytest.raises(ParameterError, match="finetune") as e:
+            F.configs_for("minilm", ["mr"], [0], bad)
+        assert "epochs" in str(e.value)                     # the valid keys are listed
+    with pytest.raises(ParameterError, match="warmup_ratio"):
+        F.configs_for("minilm", ["mr"], [0], {"warmup_ratio": 2.0})
+    a = F.configs_for("minilm", ["mr"], [0], {"glue_dir": "/somewhere"})["mr", 0]
+    b = F.configs_for("minilm", ["mr"], [0], None)["mr", 0]
+    assert a.data == {"split_seed": 0, "glue_dir": "/somewhere"}
+    m = models.resolve("minilm")
+    assert F.run_dir(a, m) == F.run_dir(b, m)               # where the data lives is not part of the run's key
+    assert F.run_dir(F.configs_for("minilm", ["mr"], [0], {"split_seed": 1})["mr", 0], m) != F.run_dir(b, m)

@@ -15,8 +15,8 @@ SEEDS = [0, 1, 2]
 def null_tables(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ISOBOOK_CACHE", str(tmp_path_factory.mktemp("cache")))
-        configs = F.configs_for("minilm", ["mr"], SEEDS, epochs=1.0, learning_rate=1e-12, batch_size=16,
-                                max_length=32, train_size=32, eval_size=16, checkpoints=0, evals_per_epoch=1)
+        configs = F.configs_for("minilm", ["mr"], SEEDS, dict(epochs=1.0, learning_rate=1e-12, batch_size=16,
+                                max_length=32, train_size=32, eval_size=16, checkpoints=0, evals_per_epoch=1))
         yield EN.measure(configs, n_sentences=30, n_train_sentences=40, methods=["ZM", "Clustering+ZM", "ABTT"],
                          n_clusters=4, extract_max_length=48, sweep_grid={})
 
