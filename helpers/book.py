@@ -2,19 +2,42 @@
 
 ``python -m helpers.book`` runs ``jupyter-book build ROOT -W -n --keep-going --all`` and prints the
 path of the built book.  ``--all`` re-reads every page so that ``-W`` sees warnings of unchanged pages
-too; executions are still served from the jupyter-cache, and heavy artifacts from ``data/cache``.
+too; executions are served from the jupyter-cache (``_build/.jupyter_cache``), heavy artifacts from
+``data/cache``.
+
+While it builds it says what it is doing: a line per notebook that starts executing, ``[k/N]``, with the
+elapsed time and the notebook's time in the last build (an estimate), and a line when it ends.  Times are
+kept in ``_build/book-times.json``.  The jupyter-cache knows only the notebooks' code, not ``helpers/``:
+when the helpers' source differs from the last build's, the execution cache is cleared so that no page
+shows outputs of older code (artifacts in ``data/cache`` carry their own code digests and are reused
+where their code is unchanged).
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from . import paths
+import yaml
+
+from . import cache, paths
 
 COMMAND = ["build", str(paths.ROOT), "-W", "-n", "--keep-going", "--all"]
+JUPYTER_CACHE = paths.BUILD / ".jupyter_cache"
+TIMES = paths.BUILD / "book-times.json"
+DIGEST = paths.BUILD / "helpers-digest.txt"
+# ipykernel's note that a local kernel talks over TCP without CurveZMQ keys: printed once per kernel,
+# nothing a reader of the build can act on (the kernel listens on localhost only).
+BENIGN = (re.compile(r"Kernel is running over TCP without encryption"),)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EXECUTING = re.compile(r"(\S+\.ipynb): Executing notebook using")        # myst-nb's log lines
+EXECUTED = re.compile(r"(\S+\.ipynb): Executed notebook in ([\d.]+) seconds")
+FAILED = re.compile(r"(\S+\.ipynb): Executing notebook failed")
 
 
 def jupyter_book() -> str:
@@ -22,11 +45,101 @@ def jupyter_book() -> str:
     return exe if os.path.exists(exe) else (shutil.which("jupyter-book") or "jupyter-book")
 
 
+def toc_notebooks(toc: Path = paths.ROOT / "_toc.yml") -> list[str]:
+    """Document names (``notebooks/02_isotropy``) of the notebooks in the table of contents, in order."""
+    def walk(node):
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                if "file" in child and (paths.ROOT / f"{child['file']}.ipynb").is_file():
+                    yield child["file"]
+                yield from walk(child)
+    return list(walk(yaml.safe_load(toc.read_text())))
+
+
+def helpers_digest() -> str:
+    return cache.code_digest(*sorted(p.stem for p in Path(__file__).parent.glob("*.py")))
+
+
+def invalidate_if_helpers_changed(say=print) -> bool:
+    """Clear the execution cache when ``helpers/`` changed since the last build; True if cleared."""
+    digest, old = helpers_digest(), (DIGEST.read_text().strip() if DIGEST.is_file() else None)
+    cleared = old is not None and old != digest and JUPYTER_CACHE.exists()
+    if cleared:
+        say("[book] helpers/ changed since the last build: the execution cache is cleared, every notebook "
+            "re-executes (artifacts in data/cache are reused where their code is unchanged)")
+        shutil.rmtree(JUPYTER_CACHE)
+    DIGEST.parent.mkdir(parents=True, exist_ok=True)
+    DIGEST.write_text(digest + "\n")
+    return cleared
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Progress:
+    """Reads the build's output line by line: passes it through (without :data:`BENIGN` lines) and adds a
+    line per notebook that starts or ends executing."""
+
+    def __init__(self, notebooks: list[str], times: dict[str, float], out=sys.stdout, clock=time.monotonic):
+        self.notebooks, self.times, self.out, self.clock = notebooks, dict(times), out, clock
+        self.t0 = clock()
+        self.current = self.started = None   # the notebook executing now
+        self.done: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    @staticmethod
+    def docname(path: str) -> str:
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(paths.ROOT).with_suffix("").as_posix()
+        except ValueError:
+            return p.stem
+
+    def feed(self, line: str) -> None:
+        plain = ANSI.sub("", line)
+        if any(p.search(plain) for p in BENIGN):
+            return
+        if plain.strip():
+            self.out.write(line if line.endswith("\n") else line + "\n")
+            self.out.flush()
+        if m := EXECUTING.search(plain):
+            self.current, self.started = self.docname(m.group(1)), self.clock()
+            order = self.notebooks
+            k = order.index(self.current) + 1 if self.current in order else "?"
+            last = self.times.get(self.current)
+            rest = order[order.index(self.current):] if self.current in order else []
+            left = sum(self.times[n] for n in rest) if rest and all(n in self.times for n in rest) else None
+            self.say(f"[book {k}/{len(order)}] executing {self.current}: elapsed {_fmt(self.clock() - self.t0)}; "
+                     + (f"it took {_fmt(last)} in the last build" if last is not None else "no earlier time known")
+                     + (f", about {_fmt(left)} left for it and the notebooks after it" if left else ""))
+        elif m := EXECUTED.search(plain):
+            name, seconds = self.docname(m.group(1)), float(m.group(2))
+            self.done[name] = self.times[name] = seconds
+            self.say(f"[book] {name} executed in {_fmt(seconds)} (elapsed {_fmt(self.clock() - self.t0)})")
+        elif m := FAILED.search(plain):
+            self.say(f"[book] {self.docname(m.group(1))} FAILED after {_fmt(self.clock() - (self.started or self.t0))}")
+
+
 def build(capture: bool = False) -> subprocess.CompletedProcess:
+    invalidate_if_helpers_changed()
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1"}
-    return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True,
-                          capture_output=capture)
+           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
+    if capture:
+        return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True, capture_output=True)
+    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    progress = Progress(toc_notebooks(), times)
+    proc = subprocess.Popen([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    for line in proc.stdout:
+        progress.feed(line)
+    rc = proc.wait()
+    if progress.done:
+        cache.write_json_atomic(TIMES, progress.times)
+    return subprocess.CompletedProcess(proc.args, rc)
 
 
 def main() -> int:
@@ -34,7 +147,7 @@ def main() -> int:
     res = build()
     index = paths.HTML / "index.html"
     if res.returncode == 0:
-        print(f"\nBook built in {time.time() - t0:.0f} s: {index}")
+        print(f"\nBook built in {_fmt(time.time() - t0)}: {index}")
     else:
         print(f"\nBook build FAILED (rc={res.returncode}); see {paths.HTML / 'reports'}", file=sys.stderr)
     return res.returncode

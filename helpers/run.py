@@ -93,6 +93,21 @@ def check_names(notebook: Path, params: dict) -> None:
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {notebook.name}; its parameters are:\n{listing}")
 
 
+def ipc_kernel_manager():
+    """A kernel manager whose kernel talks over IPC (Unix sockets named after its connection file) instead of
+    TCP ports on localhost: parallel kernels (a sweep's workers) cannot collide on a port, and ipykernel has
+    no unencrypted-TCP warning to print."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+    return IPCKernelManager
+
+
 def output_path(notebook: Path, set_name: str, params: dict) -> Path:
     return paths.EXECUTED / notebook.stem / f"{set_name}-{cache.key_of(params, 10)}.ipynb"
 
@@ -110,7 +125,7 @@ def execute(notebook: str | Path, params: dict | None = None, set_name: str = "d
     tmp = out.with_name(f".{out.name}.tmp.ipynb")
     t0 = time.time()
     pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
-                        progress_bar=False, execution_timeout=timeout)
+                        progress_bar=False, execution_timeout=timeout, kernel_manager_class=ipc_kernel_manager())
     os.replace(tmp, out)
     cache.write_json_atomic(out.with_suffix(".json"), {"notebook": nb.name, "set": set_name, "parameters": params,
                                                        "seconds": round(time.time() - t0, 1)})

@@ -77,3 +77,43 @@ def test_every_chapter_renders_with_figures_and_math(built, stem):
     res = _headless("--window-size=1280,6000", "--virtual-time-budget=8000", f"--screenshot={SHOTS / (stem + '.png')}",
                     page.as_uri())
     assert res.returncode == 0
+
+
+def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_note(tmp_path):
+    """The progress reader on the build's real log lines (myst-nb's, colour codes included)."""
+    import io
+
+    root = str(paths.ROOT)
+    lines = ["\x1b[01mreading sources... \x1b[39;49;00m[ 20%] \x1b[35mnotebooks/01_finetuning\x1b[39;49;00m\n",
+             f"{root}/notebooks/01_finetuning.ipynb: Executing notebook using local CWD [mystnb]\n",
+             "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication ...\n",
+             f"{root}/notebooks/01_finetuning.ipynb: Executed notebook in 75.20 seconds [mystnb]\n",
+             f"{root}/notebooks/02_isotropy.ipynb: Executing notebook using local CWD [mystnb]\n",
+             f"{root}/notebooks/02_isotropy.ipynb: Executing notebook failed: CellExecutionError [mystnb]\n"]
+    clock = iter(range(0, 1000, 10))
+    out = io.StringIO()
+    p = book.Progress(["notebooks/00_models_and_data", "notebooks/01_finetuning", "notebooks/02_isotropy"],
+                      {"notebooks/01_finetuning": 80.0, "notebooks/02_isotropy": 100.0}, out=out,
+                      clock=lambda: next(clock))
+    for ln in lines:
+        p.feed(ln)
+    text = out.getvalue()
+    assert "without encryption" not in text
+    assert "[book 2/3] executing notebooks/01_finetuning" in text and "it took 1m20s in the last build" in text
+    assert "about 3m00s left" in text                      # 80 s + 100 s for it and the notebooks after it
+    assert "[book] notebooks/01_finetuning executed in 1m15s" in text
+    assert "[book 3/3] executing notebooks/02_isotropy" in text and "notebooks/02_isotropy FAILED" in text
+    assert p.times["notebooks/01_finetuning"] == 75.2
+    assert book.toc_notebooks()[0] == "notebooks/00_models_and_data" and "notebooks/status" in book.toc_notebooks()
+
+
+def test_execution_cache_is_cleared_when_helpers_change(tmp_path, monkeypatch):
+    """A page must not show outputs of older helpers: a changed digest clears the jupyter-cache."""
+    cache_dir, digest = tmp_path / ".jupyter_cache", tmp_path / "digest.txt"
+    monkeypatch.setattr(book, "JUPYTER_CACHE", cache_dir)
+    monkeypatch.setattr(book, "DIGEST", digest)
+    cache_dir.mkdir()
+    assert not book.invalidate_if_helpers_changed(say=lambda s: None) and cache_dir.exists()   # first build
+    assert not book.invalidate_if_helpers_changed(say=lambda s: None) and cache_dir.exists()   # unchanged
+    monkeypatch.setattr(book, "helpers_digest", lambda: "edited")
+    assert book.invalidate_if_helpers_changed(say=lambda s: None) and not cache_dir.exists()
