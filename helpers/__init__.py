@@ -20,7 +20,7 @@ _os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 _os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from . import paths, cache, checks  # noqa: E402,F401
+from . import paths, checks  # noqa: E402,F401  (cache is lazy: `python -m helpers.cache` runs it as a script)
 
 __version__ = "0.1.0"
 

@@ -43,7 +43,7 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     spec = models.resolve(model)
     tspec = tasks.spec(task)
     key = {"model": spec.identity, "task": task, "layer": layer,
-           "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "v": 1}
+           "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "code": cache.code_digest("baseline")}
     final = cache.artifact_dir("baseline", f"{spec.slug}-{task}", key)
     if cache.is_done(final):
         return json.loads((final / "result.json").read_text())

@@ -14,6 +14,7 @@ where their code is unchanged).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -56,13 +57,17 @@ def toc_notebooks(toc: Path = paths.ROOT / "_toc.yml") -> list[str]:
     return list(walk(yaml.safe_load(toc.read_text())))
 
 
-def helpers_digest() -> str:
-    return cache.code_digest(*sorted(p.stem for p in Path(__file__).parent.glob("*.py")))
+def helpers_digest(root: Path = cache.HELPERS) -> str:
+    """Digest of every helper's source (pages can show anything the helpers compute)."""
+    h = hashlib.sha256()
+    for f in sorted(root.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
 
 
-def invalidate_if_helpers_changed(say=print) -> bool:
+def invalidate_if_helpers_changed(say=print, root: Path = cache.HELPERS) -> bool:
     """Clear the execution cache when ``helpers/`` changed since the last build; True if cleared."""
-    digest, old = helpers_digest(), (DIGEST.read_text().strip() if DIGEST.is_file() else None)
+    digest, old = helpers_digest(root), (DIGEST.read_text().strip() if DIGEST.is_file() else None)
     cleared = old is not None and old != digest and JUPYTER_CACHE.exists()
     if cleared:
         say("[book] helpers/ changed since the last build: the execution cache is cleared, every notebook "

@@ -31,13 +31,50 @@ def key_of(obj: Any, n: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 
-def code_digest(*modules: str, n: int = 12) -> str:
-    """SHA-256 of the source files of ``helpers`` modules (e.g. ``"transforms"``): put it in an artifact's
-    key so that an edit of the code that computes the artifact recomputes it."""
+HELPERS = Path(__file__).parent
+# Modules that never change a result (files, messages, progress bars, the runner and the book build): an
+# edit of them must not throw away hours of fine-tuning.  Every other helper a module imports is its code.
+NEUTRAL = frozenset({"cache", "checks", "paths", "progress", "env", "plots", "run", "book", "sweep", "__init__"})
+
+
+def code_modules(*modules: str, root: Path = HELPERS) -> list[str]:
+    """The ``helpers`` modules whose source computes what ``modules`` compute: the modules and, transitively,
+    every helper they import (``from . import x``, ``from .x import y``, at any depth), less :data:`NEUTRAL`."""
+    import ast
+
+    seen: set[str] = set()
+    todo = [m for m in modules]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in NEUTRAL:
+            continue
+        source = (root / f"{name}.py").read_text()
+        seen.add(name)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [a.name for a in node.names] if node.module is None else [node.module.split(".")[0]]
+    return sorted(seen)
+
+
+def code_digest(*modules: str, n: int = 12, root: Path = HELPERS) -> str:
+    """SHA-256 of the source of the ``helpers`` modules that compute an artifact (:func:`code_modules` of
+    ``modules``, e.g. ``"transforms"``): put it in the artifact's key, so that an edit of that code (and only
+    of that code) recomputes the artifact.  No hand-bumped version numbers."""
     h = hashlib.sha256()
-    for name in sorted(modules):
-        h.update(name.encode() + b"\0" + (Path(__file__).parent / f"{name}.py").read_bytes())
+    for name in code_modules(*modules, root=root):
+        h.update(name.encode() + b"\0" + (root / f"{name}.py").read_bytes())
     return h.hexdigest()[:n]
+
+
+def source_digest(fn, n: int = 12) -> str:
+    """SHA-256 of a function's own source (e.g. a ``compute`` defined in a notebook cell)."""
+    import inspect
+
+    try:
+        src = inspect.getsource(fn)
+    except (OSError, TypeError):  # no source available: its qualified name is the best identity left
+        src = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+    return hashlib.sha256(src.encode()).hexdigest()[:n]
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -88,12 +125,89 @@ def building(final: Path, spec: dict) -> Iterator[Path]:
 
 
 def cached_table(kind: str, name: str, spec: dict, compute):
-    """A pandas table computed once by ``compute()`` and cached as ``table.csv`` under ``spec``'s key."""
+    """A pandas table computed once by ``compute()`` and cached as ``table.csv`` under ``spec``'s key and the
+    digest of ``compute``'s own source (a function in a notebook cell is code too)."""
     import pandas as pd
 
+    spec = {**spec, "compute": source_digest(compute)}
     final = artifact_dir(kind, name, spec)
     if not is_done(final):
         table = compute()
         with building(final, spec) as tmp:
             table.to_csv(tmp / "table.csv", index=False)
     return pd.read_csv(final / "table.csv", keep_default_na=False, na_values=["", "nan", "NaN"])
+
+
+# ----------------------------------------------------------------------------- listing and pruning
+def artifacts(root: Path | None = None) -> list[dict]:
+    """Every artifact directory under the cache root: kind, name, path, bytes, age in days (since it was
+    finished; since its last change when unfinished), done (False: a killed build's leftover)."""
+    root = Path(root or paths.cache_root())
+    now, rows = time.time(), []
+    for kind_dir in sorted(p for p in root.glob("*") if p.is_dir()):
+        for d in sorted(p for p in kind_dir.iterdir() if p.is_dir()):
+            size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file() and not f.is_symlink())
+            done = is_done(d)
+            mtime = (d / DONE).stat().st_mtime if done else d.stat().st_mtime
+            rows.append({"kind": kind_dir.name, "name": d.name, "path": d, "bytes": size,
+                         "age_days": (now - mtime) / 86400, "done": done})
+    return rows
+
+
+def select(rows: list[dict], kind: str | None = None, key: str | None = None, older_than: float | None = None,
+           stale: bool = False) -> list[dict]:
+    """The artifacts that match every filter given (kind; a substring of the name or key; older than N days;
+    unfinished leftovers only)."""
+    return [r for r in rows if (kind is None or r["kind"] == kind) and (key is None or key in r["name"])
+            and (older_than is None or r["age_days"] > older_than) and (not stale or not r["done"])]
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.cache [list|prune] [--kind K] [--key S] [--older-than DAYS] [--stale] [--dry-run]``"""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.cache", description=(
+        "List the artifacts of the cache (sizes, ages) or prune them by kind, key or age. "
+        f"Cache root: {paths.cache_root()} (ISOBOOK_CACHE overrides it)."))
+    ap.add_argument("action", nargs="?", choices=("list", "prune"), default="list")
+    ap.add_argument("--kind", help="artifact kind (a folder of the cache: finetune, extract, enhancement, ...)")
+    ap.add_argument("--key", help="a substring of the artifact's name or key")
+    ap.add_argument("--older-than", type=float, metavar="DAYS", help="finished more than DAYS days ago")
+    ap.add_argument("--stale", action="store_true", help="only unfinished leftovers of killed builds")
+    ap.add_argument("--dry-run", action="store_true", help="prune: say what would go, remove nothing")
+    a = ap.parse_args(argv)
+    rows = artifacts()
+    kinds = sorted({r["kind"] for r in rows})
+    if a.kind is not None and a.kind not in kinds:
+        ap.error(f"--kind {a.kind!r} is not in the cache; kinds present: {', '.join(kinds) or 'none'}")
+    chosen = select(rows, a.kind, a.key, a.older_than, a.stale)
+    if a.action == "list":
+        for r in chosen:
+            print(f"{r['kind']:<12} {_size(r['bytes']):>9} {r['age_days']:7.1f} d  {'' if r['done'] else '(unfinished) '}{r['name']}")
+        for k in sorted({r["kind"] for r in chosen}):
+            sub = [r for r in chosen if r["kind"] == k]
+            print(f"total {k:<12} {len(sub):4d} artifacts {_size(sum(r['bytes'] for r in sub)):>9}")
+        print(f"total {'':12} {len(chosen):4d} artifacts {_size(sum(r['bytes'] for r in chosen)):>9}")
+        return 0
+    if a.kind is None and a.key is None and a.older_than is None and not a.stale:
+        ap.error("prune needs at least one of --kind, --key, --older-than, --stale (nothing is pruned by default)")
+    before = sum(r["bytes"] for r in rows)
+    freed = sum(r["bytes"] for r in chosen)
+    for r in chosen:
+        print(f"{'would remove' if a.dry_run else 'removing'} {r['kind']}/{r['name']} ({_size(r['bytes'])})")
+        if not a.dry_run:
+            shutil.rmtree(r["path"], ignore_errors=True)
+    print(f"cache: {_size(before)} before, {_size(before - (0 if a.dry_run else freed))} after"
+          + (f" ({_size(freed)} would be freed)" if a.dry_run else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -34,11 +34,10 @@ from .extract import Extraction
 ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
 NORMS = ("mean norm", "norm of the mean")   # I(W) moves with both (paper-spec section 6)
 CONTROL = "random partitions"
-_CODE = ("enhancement", "transforms", "geometry")
 
 
 def _spec(**kw) -> dict:
-    return {**kw, "code": cache.code_digest(*_CODE)}
+    return {**kw, "code": cache.code_digest("enhancement")}
 
 
 def isotropy_metrics(X) -> dict[str, float]:

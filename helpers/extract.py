@@ -29,7 +29,6 @@ from . import cache, checks, finetune, models, progress, tasks, tokens
 
 TOKEN_COLUMNS = ("sentence", "sentence_id", "position", "token_id", "token", "continuation", "token_type",
                  "frequency", "freq_rank", "freq_bucket", "label")
-EXTRACT_VERSION = 1
 
 
 @dataclass
@@ -108,7 +107,7 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
 
     spec = {"ident": ident, "task": task, "split": split, "n_sentences": n_sentences, "sample_seed": sample_seed,
             "max_length": max_length, "split_seed": split_seed, "frequency_corpus": frequency_corpus,
-            "v": EXTRACT_VERSION}
+            "code": cache.code_digest("extract")}
     final = cache.artifact_dir("extract", f"{label}-{task}", spec)
     if cache.is_done(final):
         return Extraction(final, json.loads((final / "meta.json").read_text()))

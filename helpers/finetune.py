@@ -1,6 +1,7 @@
 """Fine-tuning runs as cached artifacts (Hugging Face ``Trainer`` + ``AutoModelForSequenceClassification``).
 
-A run is determined by its :class:`FinetuneConfig` and :data:`RECIPE_VERSION`; it is stored under
+A run is determined by its :class:`FinetuneConfig` and the source of the code that trains it
+(``cache.code_digest("finetune")``: this module, ``models`` and ``tasks``); it is stored under
 ``<cache>/finetune/<model>-<task>-<key>/``::
 
     model/                     final weights (safetensors), config, tokenizer
@@ -26,7 +27,6 @@ import pandas as pd
 
 from . import cache, checks, models, progress, tasks
 
-RECIPE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class FinetuneConfig:
         d = asdict(self)
         d.pop("glue_dir")
         d["model"] = model_spec.identity
-        return {"config": d, "recipe": RECIPE_VERSION}
+        return {"config": d, "code": cache.code_digest("finetune")}
 
     @property
     def data(self) -> dict:
@@ -278,7 +278,7 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
             **final_metrics, "config": asdict(cfg), "model_location": mspec.location, "steps": total,
             "train_examples": len(ds_train), "train_seconds": round(seconds, 1),
             "checkpoint_steps": sorted(ckpt_steps), "primary_metric": tspec.primary_metric,
-            "recipe": RECIPE_VERSION, "torch_threads": torch.get_num_threads()})
+            "code": cache.code_digest("finetune"), "torch_threads": torch.get_num_threads()})
     return load(final)
 
 

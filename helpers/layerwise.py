@@ -11,7 +11,6 @@ import pandas as pd
 from . import cache, geometry, progress
 from .extract import Extraction, check_aligned
 
-METRICS_VERSION = 2
 
 
 def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
@@ -26,7 +25,7 @@ def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
         return pd.DataFrame(rows)
 
     return cache.cached_table("metrics", ex.path.name, {"extraction": ex.path.name, "seed": seed,
-                                                        "v": METRICS_VERSION}, compute)
+                                                        "code": cache.code_digest("layerwise")}, compute)
 
 
 def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:

@@ -132,7 +132,6 @@ def self_similarity_by(X, tokens: pd.DataFrame, by: str, min_count: int = 5, see
     return out
 
 
-STRUCTURE_VERSION = 1
 
 
 def layer_structure(ex, k: int = 27, seed: int = 0, layers=None) -> pd.DataFrame:
@@ -160,5 +159,5 @@ def layer_structure(ex, k: int = 27, seed: int = 0, layers=None) -> pd.DataFrame
                          {"layer": layer, "label": name, "measure": "probe majority", "value": p["majority"]}]
         return pd.DataFrame(rows)
 
-    spec = {"extraction": ex.path.name, "k": k, "seed": seed, "layers": layers, "v": STRUCTURE_VERSION}
+    spec = {"extraction": ex.path.name, "k": k, "seed": seed, "layers": layers, "code": cache.code_digest("structure")}
     return cache.cached_table("structure", ex.path.name, spec, compute)

@@ -90,7 +90,7 @@ def corpus_counts(model: str, corpus: str = "mr+imdb") -> np.ndarray:
     spec = models.resolve(model)
     tok = models.load_tokenizer(spec)
     vocab_key = cache.key_of(sorted(tok.get_vocab().items()))
-    key = {"model": spec.identity, "vocab": vocab_key, "corpus": corpus, "v": 1}
+    key = {"model": spec.identity, "vocab": vocab_key, "corpus": corpus, "code": cache.code_digest("tokens")}
     out = cache.artifact_dir("frequency", f"{spec.slug}-{corpus}", key)
     if not cache.is_done(out):
         counts = sum(count_tokens(tok, tasks.load(t).text.tolist()) for t in CORPORA[corpus])

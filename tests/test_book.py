@@ -105,15 +105,3 @@ def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_n
     assert "[book 3/3] executing notebooks/02_isotropy" in text and "notebooks/02_isotropy FAILED" in text
     assert p.times["notebooks/01_finetuning"] == 75.2
     assert book.toc_notebooks()[0] == "notebooks/00_models_and_data" and "notebooks/status" in book.toc_notebooks()
-
-
-def test_execution_cache_is_cleared_when_helpers_change(tmp_path, monkeypatch):
-    """A page must not show outputs of older helpers: a changed digest clears the jupyter-cache."""
-    cache_dir, digest = tmp_path / ".jupyter_cache", tmp_path / "digest.txt"
-    monkeypatch.setattr(book, "JUPYTER_CACHE", cache_dir)
-    monkeypatch.setattr(book, "DIGEST", digest)
-    cache_dir.mkdir()
-    assert not book.invalidate_if_helpers_changed(say=lambda s: None) and cache_dir.exists()   # first build
-    assert not book.invalidate_if_helpers_changed(say=lambda s: None) and cache_dir.exists()   # unchanged
-    monkeypatch.setattr(book, "helpers_digest", lambda: "edited")
-    assert book.invalidate_if_helpers_changed(say=lambda s: None) and not cache_dir.exists()
