@@ -98,30 +98,48 @@ def is_done(path: Path) -> bool:
 
 
 @contextmanager
+def _locked(final: Path) -> Iterator[None]:
+    """An exclusive POSIX lock (``lockf``: also on NFS) on ``.lock-<name>`` beside the artifact: one builder
+    of an artifact at a time, across processes and machines that share the cache; released by the kernel
+    when its holder dies."""
+    import fcntl
+
+    with open(final.parent / f".lock-{final.name}", "a+") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(f, fcntl.LOCK_UN)
+
+
+@contextmanager
 def building(final: Path, spec: dict) -> Iterator[Path]:
     """Yield a fresh temporary directory; on success mark it done and rename it to ``final``.
 
-    On an exception the temporary directory is removed and nothing is published.  Temporary directories
-    left by an earlier run of the same artifact that was killed (SIGKILL, power loss) are removed first, so
-    the build restarts cleanly; two processes must not build the same artifact at the same time.
+    On an exception the temporary directory is removed and nothing is published.  Builders of the same
+    artifact take turns (a lock file beside it, so parallel workers on a shared cache never remove each
+    other's work); under the lock, temporary directories left by an earlier builder that was killed
+    (SIGKILL, power loss, a lost worker) are removed first, so the build restarts cleanly.  A builder that
+    finds the artifact done when its turn ends discards its own copy.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".tmp-{final.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
-    try:
-        yield tmp
-        write_json_atomic(tmp / DONE, {"spec": spec, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        if final.exists():  # a concurrent builder won, or a stale un-marked directory
-            if is_done(final):
-                shutil.rmtree(tmp)
-                return
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _locked(final):
+        for stale in final.parent.glob(f".tmp-{final.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
+        try:
+            yield tmp
+            write_json_atomic(tmp / DONE, {"spec": spec, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            if final.exists():  # built meanwhile by another process, or a stale un-marked directory
+                if is_done(final):
+                    shutil.rmtree(tmp)
+                    return
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def cached_table(kind: str, name: str, spec: dict, compute):

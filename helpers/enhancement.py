@@ -243,9 +243,23 @@ def head_without_retraining(run, train: Extraction, task: str, texts, labels, me
         texts=cache.key_of(list(texts))), compute)
 
 
+def replicate_extractions(cfg, run, n_sentences: int, n_train_sentences: int, extract_max_length: int) -> dict:
+    """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
+    ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and split in train / test."""
+    from . import extract as E
+
+    ex = {}
+    for part, n in (("train", n_train_sentences), ("test", n_sentences)):
+        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=cfg.seed, max_length=extract_max_length,
+                  **cfg.data)
+        ex["pre-trained", part], ex["fine-tuned", part] = E.extract(cfg.model, **kw), E.extract(run, **kw)
+        E.check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
+    return ex
+
+
 def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=transforms.METHODS,
             n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
-            sweep_grid: dict | None = None) -> dict[str, pd.DataFrame]:
+            sweep_grid: dict | None = None, full_replicate: int | None = None) -> dict[str, pd.DataFrame]:
     """Every table of the enhancement chapter for fine-tuning configurations ``{(task, seed): FinetuneConfig}``.
 
     Replicate = fine-tuning seed s, with its own sentence samples (``sample_seed = s``) and k-means seed s; the
@@ -259,19 +273,14 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
 
     methods = check_methods(methods)
     seeds = sorted({s for _, s in configs})
+    full = seeds[0] if full_replicate is None else full_replicate   # the replicate with every layer and the sweeps
     iso, scores, head, sweeps, dirs = [], [], [], [], []
     for (t, s), cfg in configs.items():
         run = F.finetune(cfg)
-        model = cfg.model
-        ex = {}
-        for part, n in (("train", n_train_sentences), ("test", n_sentences)):
-            kw = dict(task=t, split=part, n_sentences=n, sample_seed=s, max_length=extract_max_length,
-                      **cfg.data)
-            ex["pre-trained", part], ex["fine-tuned", part] = E.extract(model, **kw), E.extract(run, **kw)
-            E.check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
+        ex = replicate_extractions(cfg, run, n_sentences, n_train_sentences, extract_max_length)
         n_layers = ex["pre-trained", "test"].n_layers
         common = dict(seed=s, n_clusters=n_clusters, max_fit_tokens=max_fit_tokens)
-        first = s == seeds[0]
+        first = s == full
         for state in ("pre-trained", "fine-tuned"):
             tr, te = ex[state, "train"], ex[state, "test"]
             tag = dict(task=t, replicate=s, state=state)
@@ -288,7 +297,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
         head.append(head_without_retraining(run, ex["fine-tuned", "train"], t, sample.text.tolist(), sample.label.values,
                                             methods, max_length=cfg.max_length, pairs=tasks.second_texts(sample),
                                             **common).assign(task=t, replicate=s))
-    out = {name: pd.concat(x, ignore_index=True) for name, x in
+    out = {name: pd.concat(x, ignore_index=True) if x else pd.DataFrame() for name, x in
            (("iso", iso), ("scores", scores), ("head", head), ("sweeps", sweeps), ("directions", dirs))}
     for name in ("scores", "head"):
         d = out[name]

@@ -1,0 +1,136 @@
+"""Sweeps on Dask distributed: a real 2-worker LocalCluster (a worker killed mid-step, finished work skipped,
+chapter 06 reading the results), an existing cluster by --scheduler-file and --address, and bad sweep files."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from helpers import paths, sweep as SW
+from helpers.checks import ParameterError
+
+TINY_FT = "{epochs: 2.0, batch_size: 16, max_length: 32, train_size: 48, eval_size: 16, checkpoints: 0, evals_per_epoch: 1}"
+TINY_ENH = ("{n_sentences: 30, n_train_sentences: 40, methods: [ZM, Clustering+ZM], n_clusters: 4, "
+            "max_fit_tokens: 2000, extract_max_length: 48}")
+
+
+def sweep_file(tmp_path, name="tiny", seeds="[0, 1]", steps="[finetune]", notebooks="[]"):
+    f = tmp_path / f"{name}.yml"
+    f.write_text(f"description: a tiny sweep for the tests\nmodel: minilm\ntasks: [mr]\nseeds: {seeds}\n"
+                 f"finetune: {TINY_FT}\nsteps: {steps}\nenhancement: {TINY_ENH}\nnotebooks: {notebooks}\nretries: 1\n")
+    return f
+
+
+@pytest.mark.parametrize("text, match", [
+    ("tasks: [mr]\nsteeps: [finetune]\n", "unknown key"),
+    ("tasks: [mr]\nsteps: [train]\n", "steps"),
+    ("tasks: [nope]\n", "task"),
+    ("tasks: []\n", "tasks"),
+    ("tasks: [mr]\nseeds: [0, 0]\n", "seeds"),
+    ("tasks: [mr]\nfinetune: {epoch: 1}\n", "finetune"),
+    ("tasks: [mr]\nsteps: [enhancement]\nenhancement: {n_sentence: 3}\n", "enhancement"),
+    ("tasks: [mr]\nnotebooks: [99]\n", "notebook"),
+])
+def test_bad_sweep_files_are_refused_before_any_work(tmp_path, text, match):
+    f = tmp_path / "bad.yml"
+    f.write_text(text)
+    with pytest.raises(ParameterError, match=match):
+        SW.load(f)
+
+
+def test_cli_names_the_problem(tmp_path, capsys):
+    assert SW.main([str(tmp_path / "missing.yml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_shipped_sweeps_load():
+    for f in sorted((paths.PARAMS / "sweeps").glob("*.yml")):
+        text = f.read_text()
+        if "bert-base-uncased" in text or "paper-bert-glue" in text:
+            continue   # needs the hub to resolve the model
+        SW.load(f)
+
+
+def _kill_a_worker_mid_step(client, cache_dir, killed):
+    """Wait until a fine-tuning run is being built, then SIGKILL the worker process that builds it."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if list((cache_dir / "finetune").glob(".tmp-*")):
+            busy = [addr for addr, keys in client.processing().items() if keys]
+            if busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.05)
+
+
+def test_sweep_on_a_two_worker_local_cluster_survives_a_killed_worker_and_skips_done_work(tmp_path, monkeypatch):
+    from distributed import Client
+
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("ISOBOOK_CACHE", str(cache_dir))          # workers inherit it
+    spec = SW.load(sweep_file(tmp_path, steps="[finetune, enhancement]", notebooks="[06_claims_ledger]"))
+    cluster, threads = SW.local_cluster(2)
+    killed, lines = [], []
+    try:
+        with Client(cluster) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+            killer = threading.Thread(target=_kill_a_worker_mid_step, args=(client, cache_dir, killed))
+            killer.start()
+            table = SW.run(spec, client=client, threads=threads, say=lines.append)
+            killer.join()
+            assert killed, "no worker was killed: the test did not exercise the rerun"
+            assert (table.status == "done").all(), table
+            assert len(table) == 5 and set(table.step) == {"finetune", "enhancement", "notebook 06_claims_ledger"}
+            assert any(line.startswith("[5/5]") and "elapsed" in line and "left" in line for line in lines)
+            runs = sorted(p for p in (cache_dir / "finetune").iterdir() if p.is_dir())
+            assert len(runs) == 2 and not any(p.name.startswith(".tmp-") for p in runs)
+            # chapter 06 ran on the sweep and read its summary and the cached tables
+            summary = SW.read_summary("tiny")
+            assert set(summary.seed.dropna().astype(int)) == {0, 1} and summary["test metric"].notna().sum() == 4
+            executed = list((paths.EXECUTED / "06_claims_ledger").glob("sweep-tiny-*.ipynb"))
+            assert executed and b"Traceback" not in executed[0].read_bytes()
+            # a rerun finds every step done
+            again = SW.run(spec, client=client, threads=threads, say=lines.append)
+            assert (again[again.step != "notebook 06_claims_ledger"].status == "skipped (done)").all()
+    finally:
+        cluster.close()
+
+
+def test_sweep_against_a_separately_started_cluster(tmp_path):
+    """`dask scheduler` + `dask worker` started on their own, the sweep by --scheduler-file and by --address."""
+    env = {**os.environ, "ISOBOOK_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1", "ISOBOOK_QUIET": "1"}
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(sched_file), "--port", "0",
+                               "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(300):
+            if sched_file.is_file() and sched_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(sched_file), "--nthreads", "1",
+                                       "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        f = sweep_file(tmp_path, name="remote", seeds="[0]")
+        cmd = [sys.executable, "-m", "helpers.sweep", str(f), "--scheduler-file", str(sched_file)]
+        res = subprocess.run(cmd, env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        assert "[1/1] finetune minilm mr 0: done" in res.stdout
+        import json
+
+        address = json.loads(sched_file.read_text())["address"]
+        res = subprocess.run([sys.executable, "-m", "helpers.sweep", str(f), "--address", address],
+                             env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0 and "0 step(s) to run, 1 already done" in res.stdout, res.stdout + res.stderr
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
