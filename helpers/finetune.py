@@ -46,6 +46,8 @@ class FinetuneConfig:
     split_seed: int = 0
     evals_per_epoch: int = 4
     glue_dir: str | None = None        # where GLUE's TSV files are (offline GLUE); a location, not in the key
+    nproc: int = 1                     # processes (GPUs) of one run; above 1 it is launched with torchrun and
+                                       # batch_size stays the global batch (batch_size / nproc per device)
 
     def key_spec(self, model_spec: models.ModelSpec) -> dict:
         d = asdict(self)
@@ -116,6 +118,10 @@ def validate(cfg: FinetuneConfig) -> tuple[models.ModelSpec, tasks.TaskSpec, pd.
     checks.positive("batch_size", cfg.batch_size, integer=True)
     checks.positive("max_length", cfg.max_length, integer=True)
     checks.positive("evals_per_epoch", cfg.evals_per_epoch, integer=True)
+    checks.positive("nproc", cfg.nproc, integer=True)
+    if cfg.batch_size % cfg.nproc:
+        raise checks.ParameterError(f"batch_size={cfg.batch_size} is not valid with nproc={cfg.nproc}; batch_size is "
+                                    f"the global batch and must be a multiple of nproc")
     if not (isinstance(cfg.checkpoints, int) and cfg.checkpoints >= 0):
         raise checks.ParameterError(f"checkpoints={cfg.checkpoints!r} is not valid; it must be an integer >= 0")
     if not 0 <= cfg.warmup_ratio < 1:
@@ -198,7 +204,7 @@ def _trainer_callback(checkpoint_steps: set[int], out: Path):
 
     class Checkpoints(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kw):
-            if state.global_step in checkpoint_steps:
+            if state.global_step in checkpoint_steps and state.is_world_process_zero:
                 model.save_pretrained(out / f"step-{state.global_step:05d}")
 
     return Checkpoints()
@@ -224,6 +230,62 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
     final = run_dir(cfg, mspec)
     if cache.is_done(final):
         return load(final)
+    if cfg.nproc > 1 and _world_size() == 1:
+        _launch(cfg)                      # torchrun: every rank trains, rank 0 writes the artifact
+        return load(final)
+    _train(cfg, mspec, tspec, df, final)
+    return load(final)
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _launch(cfg: FinetuneConfig) -> None:
+    """``torchrun --standalone --nproc_per_node=N -m helpers.finetune CONFIG``, waited for.  On a CPU-only
+    machine each process gets cores // N threads (the gloo backend; a test runs 2 processes this way)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // cfg.nproc)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={cfg.nproc}",
+           "-m", "helpers.finetune", json.dumps(asdict(cfg))]
+    res = subprocess.run(cmd, env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"torchrun with nproc={cfg.nproc} failed (rc={res.returncode}):\n{(res.stdout + res.stderr)[-4000:]}")
+
+
+def _scratch():
+    """A private temporary directory (ranks other than 0 train into it; only rank 0 publishes)."""
+    import tempfile
+    from contextlib import contextmanager
+
+    @contextmanager
+    def scratch():
+        d = Path(tempfile.mkdtemp(prefix="isobook-rank-"))
+        try:
+            yield d
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return scratch()
+
+
+def _weights_digest(model) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
+    """Train one run into ``final`` (in one process, or as one rank of a torchrun launch)."""
+    import os
 
     import torch
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
@@ -244,11 +306,13 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
         preds = logits.squeeze(-1) if tspec.regression else logits.argmax(-1)
         return tasks.compute_metrics(cfg.task, preds, labels)
 
-    with cache.building(final, cfg.key_spec(mspec)) as tmp:
+    rank = int(os.environ.get("RANK", "0"))
+    with (cache.building(final, cfg.key_spec(mspec)) if rank == 0 else _scratch()) as tmp:
         model = models.load_classifier(mspec, tspec.num_labels, tspec.regression)
         args = TrainingArguments(
             output_dir=str(tmp / "trainer"), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-            per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=max(64, cfg.batch_size),
+            per_device_train_batch_size=cfg.batch_size // cfg.nproc, per_device_eval_batch_size=max(64, cfg.batch_size),
+            average_tokens_across_devices=False,   # else transformers 5 scales the loss by the world size
             warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed, data_seed=cfg.seed,
             train_sampling_strategy="group_by_length", eval_strategy="steps", eval_steps=eval_every,
             logging_steps=max(1, eval_every // 2), logging_first_step=True, save_strategy="no",
@@ -268,6 +332,12 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
         for name, ds in (("validation", ds_val), ("test", ds_test)):
             m = trainer.evaluate(ds, metric_key_prefix=name)
             final_metrics[name] = {k[len(name) + 1:]: v for k, v in m.items() if k[len(name) + 1:] in tspec.metrics}
+        digests = [_weights_digest(trainer.model)]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            digests = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(digests, _weights_digest(trainer.model))
+        if rank != 0:
+            return
         trainer.model.save_pretrained(str(tmp / "model"))  # safetensors; Trainer.save_model would add a pickle
         tok.save_pretrained(str(tmp / "model"))
         (tmp / "training_args.json").write_text(args.to_json_string())
@@ -278,8 +348,8 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
             **final_metrics, "config": asdict(cfg), "model_location": mspec.location, "steps": total,
             "train_examples": len(ds_train), "train_seconds": round(seconds, 1),
             "checkpoint_steps": sorted(ckpt_steps), "primary_metric": tspec.primary_metric,
-            "code": cache.code_digest("finetune"), "torch_threads": torch.get_num_threads()})
-    return load(final)
+            "code": cache.code_digest("finetune"), "torch_threads": torch.get_num_threads(),
+            "world_size": args.world_size, "rank_weight_digests": digests})
 
 
 def training_curves(run: FinetuneRun) -> pd.DataFrame:
@@ -298,3 +368,17 @@ def training_curves(run: FinetuneRun) -> pd.DataFrame:
             d = log.dropna(subset=[col])
             rows += [{"step": s, "series": f"validation {m}", "value": v} for s, v in zip(d.step, d[col])]
     return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    """Entry point of one torchrun process: ``python -m helpers.finetune '<FinetuneConfig as JSON>'``."""
+    import sys
+
+    cfg = FinetuneConfig(**json.loads((argv or sys.argv[1:])[0]))
+    mspec, tspec, df = validate(cfg)
+    _train(cfg, mspec, tspec, df, run_dir(cfg, mspec))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -144,3 +144,21 @@ def test_finetune_settings_are_one_checked_dict():
     m = models.resolve("minilm")
     assert F.run_dir(a, m) == F.run_dir(b, m)               # where the data lives is not part of the run's key
     assert F.run_dir(F.configs_for("minilm", ["mr"], [0], {"split_seed": 1})["mr", 0], m) != F.run_dir(b, m)
+
+
+def test_two_process_torchrun_on_cpu_is_one_run_of_the_same_global_batch(tmp_cache):
+    """nproc=2 on CPU: torchrun + gloo. Both ranks train one model (world size 2, identical weights at the
+    end), and the loss is that of a 1-process run of the same global batch (no world-size scaling: with
+    transformers 5's token averaging across devices the logged loss would double)."""
+    base = dict(model="minilm", task="mr", epochs=1.0, learning_rate=2e-4, batch_size=16, max_length=32,
+                train_size=64, eval_size=16, checkpoints=0, evals_per_epoch=1)
+    one, two = F.finetune(**base), F.finetune(**base, nproc=2)
+    assert one.metrics["world_size"] == 1 and two.metrics["world_size"] == 2
+    digests = two.metrics["rank_weight_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert two.path != one.path and (two.model_dir / "model.safetensors").is_file()
+    first = {r: float(run.log.dropna(subset=["loss"]).loss.iloc[0]) for r, run in (("one", one), ("two", two))}
+    assert 0.8 < first["two"] / first["one"] < 1.25, first          # ~ln 2 each; a doubled loss fails
+    assert one.total_steps == two.total_steps == 4
+    with pytest.raises(ParameterError, match="multiple of nproc"):
+        F.finetune(**{**base, "batch_size": 15}, nproc=2)
