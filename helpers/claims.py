@@ -38,8 +38,13 @@ FLAT_MARGIN = 0.01
 """Accuracy margin for "no improvement" (C6): one point, below what a reader would call a gain and above the
 seed-to-seed spread of the fine-tuned accuracy (about 0.002-0.004 on the default tasks)."""
 
+C4_K = 1
+"""Directions removed in the C4 verdict: the single most dominant one, fixed before the run (the paper removes the
+top direction(s)); the other k of the sweep are reported, not decided on (no choice of k after the numbers)."""
+
 THRESHOLDS = {
     "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
+    "C4_K": (C4_K, "directions removed in the C4 verdict (the sweep's other k are reported only)"),
     "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
     "FLAT_MARGIN": (FLAT_MARGIN, "accuracy gain below which C6 calls a change 'no improvement'"),
 }
@@ -176,6 +181,7 @@ def _summarise(claim, statement, criterion, statistic, table, verdict, control, 
 # ----------------------------------------------------------------------------- claims
 C1_STATEMENT = "Fine-tuning does not necessarily make the embedding space more isotropic"
 C3_STATEMENT = "The number of elongated (dominant) directions grows after fine-tuning"
+C4_STATEMENT = "After fine-tuning the dominant directions carry the task's knowledge, unlike before"
 C5_STATEMENT = "ZM, Clustering+ZM, ABTT and the cluster-based method raise I(W) of pre-trained and fine-tuned representations"
 C6_STATEMENT = ("Isotropy enhancement does not improve fine-tuned representations on the task, and helps them less "
                 "than it helps pre-trained ones")
@@ -192,6 +198,12 @@ _CRITERIA = {
            "above 10x the mean; rogue dimensions), the paired change of the count, fine-tuned - pre-trained; more "
            "directions is growth and ties are not; supported when every {level}% interval lies above 0, "
            "contradicted when any lies below 0"),
+    "C4": ("per task, a probe of the sentence label on the tokens of the last layer, with directions and probe "
+           "fitted on validation-split sentences (neither model was trained on them) and accuracy on test sentences: "
+           "the excess loss from removing the top {k} principal direction(s) over removing {k} random orthonormal "
+           "direction(s) (the control), paired by fine-tuning seed; supported when the fine-tuned model's excess is "
+           "above 0 and exceeds the pre-trained model's ({level}% intervals above 0) for every task, contradicted "
+           "when for some task the pre-trained model's excess is the larger (interval below 0)"),
     "C5": ("for every method, task and model (pre-trained, fine-tuned): the paired change of log10 I(W) of held-out "
            "test tokens (method fitted on training tokens) against no processing; supported when every {level}% "
            "interval lies above 0, contradicted when any lies below 0"),
@@ -207,12 +219,12 @@ _CRITERIA = {
 }
 
 
-def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN) -> str:
+def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN, k: int = C4_K) -> str:
     """The test of a claim in words, as fixed in this module (chapters show it before the numbers)."""
     checks_claim = _CRITERIA.get(claim)
     if checks_claim is None:
         raise ValueError(f"claim={claim!r} is not valid; choose one of: {', '.join(_CRITERIA)}")
-    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100))
+    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100), k=k)
 
 
 def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "") -> Verdict:
@@ -243,6 +255,33 @@ def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
     return _summarise("C3", C3_STATEMENT, criterion("C3"), "change of the count (fine-tuned - pre-trained)", table,
                       all_of(table.verdict), "the pre-trained model on the same held-out tokens (paired)", +1, section,
                       lambda r: f"weakest: {r.criterion} on {r.task}")
+
+
+def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
+    """C4 from rows (task, replicate, state, k, removed in {none, top, random}, accuracy) of
+    :func:`helpers.directions.knowledge_table`.  Excess = accuracy after random removal - after top removal (what
+    the top directions hold beyond any k directions); cells per task and k: the fine-tuned excess (> 0) and the
+    contrast fine-tuned - pre-trained excess (> 0).  The verdict uses k (fixed before the run); the detail holds
+    every k of the sweep."""
+    d = df[df.removed.isin(["top", "random"])]
+    acc = d.pivot_table(index=["task", "k", "replicate", "state"], columns="removed", values="accuracy")
+    excess = (acc["random"] - acc["top"]).rename("excess").reset_index()
+    e = excess.pivot_table(index=["task", "k", "replicate"], columns="state", values="excess").dropna()
+    contrast = (e["fine-tuned"] - e["pre-trained"]).rename("effect").reset_index()
+    ft = excess[excess.state == "fine-tuned"].rename(columns={"excess": "effect"})
+    table = pd.concat([cells(ft, ["task", "k"], +1).assign(test="fine-tuned: random - top removal > 0"),
+                       cells(contrast, ["task", "k"], +1).assign(test="fine-tuned excess - pre-trained excess > 0")],
+                      ignore_index=True)
+    at_k = table[table.k == k]
+    if at_k.empty:
+        raise ValueError(f"k={k} is not among the measured k ({sorted(table.k.unique())}); measure it or choose one of them")
+    ft_k, con_k = at_k[at_k.test.str.startswith("fine-tuned:")], at_k[at_k.test.str.startswith("fine-tuned excess")]
+    verdict = (CONTRADICTED if (con_k.verdict == CONTRADICTED).any() else
+               SUPPORTED if (con_k.verdict == SUPPORTED).all() and (ft_k.verdict == SUPPORTED).all() else INCONCLUSIVE)
+    return _summarise("C4", C4_STATEMENT, criterion("C4", k=k),
+                      f"label-probe accuracy, (random - top removal) fine-tuned - pre-trained, k = {k}", con_k, verdict,
+                      f"removing {k} random direction(s); the pre-trained model on the same sentences", +1, section,
+                      lambda r: f"weakest task: {r.task}", detail=table)
 
 
 def c5_enhancement_isotropy(df: pd.DataFrame, methods, section: str = "") -> Verdict:
@@ -310,8 +349,8 @@ QUALIFIERS = {
     "C2": "needs the controls of the claims-ledger issue (k-means seed noise floor, probes that cannot memorise "
           "token identity); chapter 03 reports single-seed, exploratory numbers",
     "C3": "the paper's own count is not retrievable; every count of the spec is tested and must agree",
-    "C4": "needs directions fitted on sentences neither model was trained on and a random-direction control; "
-          "chapter 04 reports single-seed, exploratory numbers",
+    "C4": "token-level probes of the sentence label (the paper's probing tasks are not retrievable); the "
+          "fine-tuned head's own score under removal is reported in chapter 04, not decided on",
     "C5": "I(W) of held-out tokens, methods fitted on training sentences (the companion code fits and measures "
           "on the same tokens)",
     "C6": "frozen-feature logistic regression on mean-pooled tokens (the companion uses a small MLP on padded "

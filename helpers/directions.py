@@ -12,7 +12,10 @@ Effects measured (paper-spec sections 2.7-2.8, PROPOSAL protocol):
 (a) the fine-tuned model's own task score when the directions, fitted on last-layer training tokens, are
     projected out of the last hidden states that feed its classification head;
 (b) fresh linear probes (sentence label, token type) trained on the processed training tokens;
-(c) what the directions encode: probes on the k coordinates of the removed subspace alone.
+(c) what the directions encode: probes on the k coordinates of the removed subspace alone;
+(d) claim C4 (:func:`knowledge_table`): the sentence-label probe after removing the top-k directions against
+    removing k random directions (the control), with directions and probe fitted on validation-split tokens
+    that neither model was trained on, for the pre-trained and the fine-tuned model alike, on the test split.
 """
 from __future__ import annotations
 
@@ -151,6 +154,68 @@ def removal_probes(train_X, train_tokens: pd.DataFrame, test_X, test_tokens: pd.
                 p = structure.probe(np.vstack([a, b]), y, train=tr, test=te, seed=seed)
                 rows.append({"k": k, "label": name, "features": fname, "accuracy": p["accuracy"], "majority": p["majority"]})
     return pd.DataFrame(rows)
+
+
+C4_KS = (1, 2, 5, 10)
+"""Numbers of directions removed in the C4 sweep (the verdict's own k is ``claims.C4_K``)."""
+
+
+def random_directions(dim: int, k: int, seed: int) -> np.ndarray:
+    """k orthonormal directions (rows) drawn uniformly at random (QR of a seeded Gaussian matrix); the first j
+    rows of one draw are the j directions of every smaller k."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, k)))
+    return (q * np.sign(np.diag(r))).T.copy()
+
+
+def removal_control_probes(fit_X, fit_tokens: pd.DataFrame, test_X, test_tokens: pd.DataFrame, ks=C4_KS,
+                           label: str = "label", seed: int = 0, max_train: int | None = 8000) -> pd.DataFrame:
+    """Accuracy of a ``label`` probe after projecting out the top-k principal directions of the fit rows
+    ("top") or k random orthonormal directions ("random", the control), both about the fit rows' mean; k = 0
+    is the unprocessed baseline.  Directions and probe are fitted on the fit rows, accuracy is measured on
+    the test rows.  Columns: k, removed, accuracy, majority."""
+    from . import structure
+
+    ks = sorted({0, *check_ks(ks, np.asarray(fit_X).shape[1])})
+    idx = structure.subsample(len(fit_X), max_train, seed)
+    Xf, yf = np.asarray(fit_X, dtype=np.float64)[idx], structure.label_column(fit_tokens.iloc[idx], label)
+    Xt, yt = np.asarray(test_X, dtype=np.float64), structure.label_column(test_tokens, label)
+    top = PCRemoval.fit(Xf, max(ks))
+    rnd = PCRemoval(top.mean, random_directions(Xf.shape[1], max(ks), seed), np.full(max(ks), np.nan))
+    y = np.concatenate([yf, yt])
+    tr, te = np.arange(len(yf)), np.arange(len(yf), len(y))
+    rows = []
+    for k in ks:
+        for name, rem in (("top", top), ("random", rnd)) if k else (("none", top),):
+            p = structure.probe(np.vstack([rem.remove(Xf, k), rem.remove(Xt, k)]), y, train=tr, test=te, seed=seed)
+            rows.append({"k": k, "removed": name, "accuracy": p["accuracy"], "majority": p["majority"]})
+    return pd.DataFrame(rows)
+
+
+def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int = 400, extract_max_length: int = 128,
+                    ks=C4_KS, layer: int = -1) -> pd.DataFrame:
+    """Claim C4's measurements for fine-tuning configurations ``{(task, seed): FinetuneConfig}``: per replicate
+    (run s, validation and test samples seeded by s) and state, :func:`removal_control_probes` of the sentence
+    label at ``layer`` (-1: the last), fitted on validation-split tokens, measured on test-split tokens.  Columns:
+    task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
+    from . import cache, extract as E, finetune as F
+
+    frames = []
+    for (t, s), cfg in configs.items():
+        run = F.finetune(cfg)
+        kw = dict(task=t, sample_seed=s, max_length=extract_max_length, **cfg.data)
+        ex = {(state, part): E.extract(source, split=part, n_sentences=n, **kw)
+              for state, source in (("pre-trained", cfg.model), ("fine-tuned", run))
+              for part, n in (("validation", n_fit_sentences), ("test", n_sentences))}
+        for state in ("pre-trained", "fine-tuned"):
+            fit, test = ex[state, "validation"], ex[state, "test"]
+            li = layer if layer >= 0 else fit.n_layers + 1 + layer
+            spec = {"fit": fit.path.name, "test": test.path.name, "ks": list(ks), "layer": li, "seed": s,
+                    "code": cache.code_digest("directions")}
+            frames.append(cache.cached_table(
+                "knowledge", test.path.name, spec,
+                lambda: removal_control_probes(fit.hidden(li), fit.tokens, test.hidden(li), test.tokens, ks, seed=s)
+            ).assign(task=t, replicate=s, state=state))
+    return pd.concat(frames, ignore_index=True)
 
 
 def spectrum_table(X, top: int = 50) -> pd.DataFrame:

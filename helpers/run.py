@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,10 +94,11 @@ def check_names(notebook: Path, params: dict) -> None:
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {notebook.name}; its parameters are:\n{listing}")
 
 
-def ipc_kernel_manager():
-    """A kernel manager whose kernel talks over IPC (Unix sockets named after its connection file) instead of
-    TCP ports on localhost: parallel kernels (a sweep's workers) cannot collide on a port, and ipykernel has
-    no unencrypted-TCP warning to print."""
+def ipc_kernel_manager(ipc_dir: str):
+    """A kernel manager whose kernel talks over IPC (Unix sockets in ``ipc_dir``, one directory per kernel)
+    instead of TCP ports on localhost: parallel kernels (a sweep's workers) cannot collide on a port or on a
+    socket (jupyter_client's default IPC path, ``kernel-ipc`` in the working directory, is shared by every kernel
+    started there), and ipykernel has no unencrypted-TCP warning to print."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -104,6 +106,10 @@ def ipc_kernel_manager():
         @default("transport")
         def _default_transport(self):
             return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return os.path.join(ipc_dir, "kernel")
 
     return IPCKernelManager
 
@@ -124,8 +130,9 @@ def execute(notebook: str | Path, params: dict | None = None, set_name: str = "d
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.ipynb")
     t0 = time.time()
-    pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
-                        progress_bar=False, execution_timeout=timeout, kernel_manager_class=ipc_kernel_manager())
+    with tempfile.TemporaryDirectory(prefix="isobook-kernel-") as ipc_dir:
+        pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
+                            progress_bar=False, execution_timeout=timeout, kernel_manager_class=ipc_kernel_manager(ipc_dir))
     os.replace(tmp, out)
     cache.write_json_atomic(out.with_suffix(".json"), {"notebook": nb.name, "set": set_name, "parameters": params,
                                                        "seconds": round(time.time() - t0, 1)})

@@ -177,6 +177,7 @@ def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:
     from . import enhancement as EN, finetune as F
 
     torch.set_num_threads(threads)
+    os.environ["ISOBOOK_QUIET"] = "1"     # on any cluster: no progress bars from the workers
     t0 = time.time()
     run = F.finetune(cfg)
     artifacts = [str(run.path)]
@@ -222,6 +223,14 @@ def _fmt(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _remaining(kinds, took: dict, workers: int) -> float:
+    """Seconds left: every unfinished step at the mean time of the finished steps of its kind (of all finished
+    steps when none of its kind has finished), spread over the workers."""
+    everything = [x for v in took.values() for x in v]
+    mean_all = sum(everything) / len(everything) if everything else 0.0
+    return sum(sum(took[k]) / len(took[k]) if took.get(k) else mean_all for k in kinds) / workers
+
+
 def summary_path(name: str) -> Path:
     return paths.cache_root() / "sweeps" / f"{name}.csv"
 
@@ -260,7 +269,8 @@ def local_cluster(workers: int):
     from distributed import LocalCluster
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    env = {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env = {**{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1"}   # the sweep's own [k/N] lines, not N interleaved bars
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env, "distributed.worker.daemon": False}):
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                             silence_logs=40), threads
@@ -304,7 +314,9 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
         write_summary(sweep.name, rows)
         say(f"[sweep {sweep.name}] {n} step(s) to run, {len(rows)} already done; "
             f"{len(client.scheduler_info()['workers'])} worker(s)")
-        failed = 0
+        failed, n_workers = 0, max(1, len(client.scheduler_info()["workers"]))
+        pending = {f: futures[f][0].split()[0] for f in futures}       # step kind of every unfinished step
+        took: dict[str, list[float]] = {}
         for k, f in enumerate(as_completed(list(futures)), 1):
             step, model, t, s = futures[f]
             try:
@@ -317,8 +329,10 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
                 status = row["status"][:200]
             rows.append(row)
             write_summary(sweep.name, rows)      # after every step: notebooks of the sweep read it as it grows
+            took.setdefault(pending.pop(f), []).append(row.get("seconds") or 0.0)
             el = time.time() - t0
-            say(f"[{k}/{n}] {step} {model} {t} {s}: {status} | elapsed {_fmt(el)}, about {_fmt(el / k * (n - k))} left")
+            say(f"[{k}/{n}] {step} {model} {t} {s}: {status} | elapsed {_fmt(el)}, about "
+                f"{_fmt(_remaining(pending.values(), took, n_workers))} left")
         table, out = write_summary(sweep.name, rows), summary_path(sweep.name)
         say(f"[sweep {sweep.name}] {n - failed}/{n} step(s) done, {failed} failed, in {_fmt(time.time() - t0)}; "
             f"summary: {out}")

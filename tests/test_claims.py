@@ -142,3 +142,41 @@ def test_c3_known_answers(deltas, expected):
                      {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": base + d}]
     v = C.c3_directions(pd.DataFrame(rows))
     assert v.verdict == expected and len(v.detail) == len(deltas)
+
+
+def knowledge_rows(excess_pt, excess_ft, n=4, noise=0.01, ks=(1, 2, 5), seed=0):
+    """C4 rows: accuracy after random removal 0.8; after top removal 0.8 - excess (+ replicate noise)."""
+    r = np.random.default_rng(seed)
+    rows = []
+    for t in ("mr", "bshift"):
+        for rep in range(n):
+            for state, ex in (("pre-trained", excess_pt), ("fine-tuned", excess_ft)):
+                rows.append({"task": t, "replicate": rep, "state": state, "k": 0, "removed": "none", "accuracy": 0.82})
+                for k in ks:
+                    rows.append({"task": t, "replicate": rep, "state": state, "k": k, "removed": "random",
+                                 "accuracy": 0.8 + r.normal(0, noise)})
+                    rows.append({"task": t, "replicate": rep, "state": state, "k": k, "removed": "top",
+                                 "accuracy": 0.8 - ex + r.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("pt, ft, expected", [
+    (0.0, 0.2, C.SUPPORTED),          # only the fine-tuned model's top direction holds the label
+    (0.0, 0.0, C.INCONCLUSIVE),       # top directions no worse than random ones anywhere
+    (0.2, 0.0, C.CONTRADICTED),       # the pre-trained model's do, the fine-tuned model's do not
+    (0.2, 0.2, C.INCONCLUSIVE),       # both carry it: no difference between the models
+])
+def test_c4_known_answers(pt, ft, expected):
+    v = C.c4_knowledge(knowledge_rows(pt, ft))
+    assert v.verdict == expected, v.detail
+    assert set(v.detail.k) == {1, 2, 5} and v.n == 4          # the sweep is kept; the verdict is on k = C4_K
+    assert "random" in v.control and str(C.C4_K) in v.statistic
+
+
+def test_c4_decides_on_its_fixed_k_only():
+    d = knowledge_rows(0.0, 0.0)
+    d.loc[(d.k == 5) & (d.state == "fine-tuned") & (d.removed == "top"), "accuracy"] -= 0.3   # an effect at k=5 only
+    assert C.c4_knowledge(d).verdict == C.INCONCLUSIVE                     # not chosen after seeing the numbers
+    assert C.c4_knowledge(d, k=5).verdict == C.SUPPORTED
+    with pytest.raises(ValueError, match="k=3"):
+        C.c4_knowledge(d, k=3)

@@ -85,3 +85,15 @@ def test_shipped_parameter_sets_fit_every_notebook():
         for nb in sorted(paths.NOTEBOOKS.glob("*.ipynb")):
             _, params = run.load_parameter_set(f, nb)
             run.check_names(nb, params)
+
+
+def test_parallel_kernels_do_not_collide_and_print_no_tcp_warning(tiny_nb, capfd):
+    """Four notebooks at once, from one working directory (what a sweep's workers do): every kernel has its own
+    IPC sockets, so each run gets its own parameters back, and no unencrypted-TCP warning is printed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: run.execute(tiny_nb, {"x": i}, set_name=f"p{i}"), range(4)))
+    for i, out in enumerate(outs):
+        assert f"x is {i} words 1" in nbf.read(out, as_version=4).cells[-1].outputs[0]["text"]
+    assert "without encryption" not in capfd.readouterr().err

@@ -134,3 +134,10 @@ def test_sweep_against_a_separately_started_cluster(tmp_path):
                 p.wait(20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_remaining_time_uses_the_time_of_each_kind_of_step():
+    took = {"finetune": [400.0, 440.0], "enhancement": [40.0]}
+    assert SW._remaining(["finetune", "enhancement"], took, workers=2) == pytest.approx((420 + 40) / 2)
+    assert SW._remaining(["notebook"], took, workers=1) == pytest.approx(880 / 3)   # unseen kind: mean of all
+    assert SW._remaining([], took, workers=2) == 0
