@@ -134,6 +134,39 @@ def classifier_score(task: str, F_train, y_train, F_test, y_test, seed: int = 0)
     return tasks.compute_metrics(task, clf.predict(F_test), y_test)
 
 
+def frozen_classifier_under_removal(train: Extraction, test: Extraction, task: str, ks, layer: int = -1,
+                                    seed: int = 0) -> pd.DataFrame:
+    """The counterpart, for any encoder, of the fine-tuned head under removal (chapter 04): a classifier fitted
+    once on the unprocessed mean-pooled training sentences (the C6 classifier), then scored on test sentences
+    whose tokens had the top-k principal directions of the training tokens projected out (no retraining, like
+    the fine-tuned head).  Columns: k, metric, value.  Cached."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from . import directions
+
+    li = _last(train, layer)
+    ks = directions.check_ks(ks, train.hidden(li).shape[1])
+
+    def compute():
+        Xtr, Xte = np.asarray(train.hidden(li)), np.asarray(test.hidden(li))
+        rem = directions.PCRemoval.fit(Xtr, max(ks) if ks else 0)
+        head = (Ridge(alpha=1.0) if tasks.spec(task).regression
+                else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+        clf = make_pipeline(StandardScaler(), head).fit(sentence_means(Xtr, train.tokens.sentence),
+                                                        _sentence_labels(train))
+        rows = []
+        for k in ks:
+            m = tasks.compute_metrics(task, clf.predict(sentence_means(rem.remove(Xte, k), test.tokens.sentence)),
+                                      _sentence_labels(test))
+            rows += [{"k": k, "metric": name, "value": float(v)} for name, v in m.items()]
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("enhancement", f"frozen-removal-{test.path.name}", _spec(
+        train=train.path.name, test=test.path.name, task=task, ks=list(ks), layer=li, seed=seed), compute)
+
+
 def _last(ex: Extraction, layer: int) -> int:
     return layer if layer >= 0 else ex.n_layers + 1 + layer
 

@@ -90,3 +90,17 @@ def test_bad_methods_are_named():
         EN.check_methods(["ZM", "PCA"])
     assert EN.check_methods(["ZM"]) == ["none", "ZM"]
     assert set(TR.PAPER_METHODS) <= set(TR.METHODS)
+
+
+def test_frozen_classifier_under_removal_is_the_heads_counterpart(tiny):
+    """k = 0 is the classifier on unprocessed features; removing every direction leaves each test sentence at the
+    training mean, so the fixed classifier predicts one class for all of them."""
+    _, ex = tiny
+    tr, te = ex["pre", "train"], ex["pre", "test"]
+    d = tr.hidden(tr.n_layers).shape[1]
+    out = EN.frozen_classifier_under_removal(tr, te, "mr", [0, 2, d]).query("metric == 'accuracy'").set_index("k").value
+    ytr, yte = EN._sentence_labels(tr), EN._sentence_labels(te)
+    direct = EN.classifier_score("mr", EN.sentence_means(tr.hidden(tr.n_layers), tr.tokens.sentence), ytr,
+                                 EN.sentence_means(te.hidden(te.n_layers), te.tokens.sentence), yte)["accuracy"]
+    assert out[0] == pytest.approx(direct)
+    assert out[d] == pytest.approx((yte == 1).mean()) or out[d] == pytest.approx((yte == 0).mean())
