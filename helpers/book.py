@@ -14,7 +14,6 @@ where their code is unchanged).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from . import cache, paths
+from .progress import duration as _fmt
 
 COMMAND = ["build", str(paths.ROOT), "-W", "-n", "--keep-going", "--all"]
 JUPYTER_CACHE = paths.BUILD / ".jupyter_cache"
@@ -58,11 +58,8 @@ def toc_notebooks(toc: Path = paths.ROOT / "_toc.yml") -> list[str]:
 
 
 def helpers_digest(root: Path = cache.HELPERS) -> str:
-    """Digest of every helper's source (pages can show anything the helpers compute)."""
-    h = hashlib.sha256()
-    for f in sorted(root.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:12]
+    """Digest of every helper's source (pages can show anything the helpers compute, plots included)."""
+    return cache.modules_digest([f.stem for f in root.glob("*.py")], root=root)
 
 
 def invalidate_if_helpers_changed(say=print, root: Path = cache.HELPERS) -> bool:
@@ -76,11 +73,6 @@ def invalidate_if_helpers_changed(say=print, root: Path = cache.HELPERS) -> bool
     DIGEST.parent.mkdir(parents=True, exist_ok=True)
     DIGEST.write_text(digest + "\n")
     return cleared
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 class Progress:

@@ -60,8 +60,13 @@ def code_digest(*modules: str, n: int = 12, root: Path = HELPERS) -> str:
     """SHA-256 of the source of the ``helpers`` modules that compute an artifact (:func:`code_modules` of
     ``modules``, e.g. ``"transforms"``): put it in the artifact's key, so that an edit of that code (and only
     of that code) recomputes the artifact.  No hand-bumped version numbers."""
+    return modules_digest(code_modules(*modules, root=root), n=n, root=root)
+
+
+def modules_digest(names, n: int = 12, root: Path = HELPERS) -> str:
+    """SHA-256 of the source files of exactly these ``helpers`` modules (by name, in sorted order)."""
     h = hashlib.sha256()
-    for name in code_modules(*modules, root=root):
+    for name in sorted(names):
         h.update(name.encode() + b"\0" + (root / f"{name}.py").read_bytes())
     return h.hexdigest()[:n]
 

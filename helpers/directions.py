@@ -197,15 +197,13 @@ def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int 
     (run s, validation and test samples seeded by s) and state, :func:`removal_control_probes` of the sentence
     label at ``layer`` (-1: the last), fitted on validation-split tokens, measured on test-split tokens.  Columns:
     task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
-    from . import cache, extract as E, finetune as F
+    from . import cache, finetune as F
+    from .enhancement import replicate_extractions
 
     frames = []
     for (t, s), cfg in configs.items():
-        run = F.finetune(cfg)
-        kw = dict(task=t, sample_seed=s, max_length=extract_max_length, **cfg.data)
-        ex = {(state, part): E.extract(source, split=part, n_sentences=n, **kw)
-              for state, source in (("pre-trained", cfg.model), ("fine-tuned", run))
-              for part, n in (("validation", n_fit_sentences), ("test", n_sentences))}
+        ex = replicate_extractions(cfg, F.finetune(cfg), {"validation": n_fit_sentences, "test": n_sentences},
+                                   extract_max_length)
         for state in ("pre-trained", "fine-tuned"):
             fit, test = ex[state, "validation"], ex[state, "test"]
             li = layer if layer >= 0 else fit.n_layers + 1 + layer

@@ -124,14 +124,20 @@ def _sentence_labels(ex: Extraction) -> np.ndarray:
 
 def classifier_score(task: str, F_train, y_train, F_test, y_test, seed: int = 0) -> dict[str, float]:
     """Test metrics of a classifier re-fitted on the given sentence features (the C6 protocol)."""
+    clf = sentence_classifier(task, seed).fit(F_train, y_train)
+    return tasks.compute_metrics(task, clf.predict(F_test), y_test)
+
+
+def sentence_classifier(task: str, seed: int = 0):
+    """The book's frozen-feature classifier, unfitted: standardised features, then logistic regression (ridge
+    for regression tasks) with fixed settings."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     head = (Ridge(alpha=1.0) if tasks.spec(task).regression
             else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
-    clf = make_pipeline(StandardScaler(), head).fit(F_train, y_train)
-    return tasks.compute_metrics(task, clf.predict(F_test), y_test)
+    return make_pipeline(StandardScaler(), head)
 
 
 def frozen_classifier_under_removal(train: Extraction, test: Extraction, task: str, ks, layer: int = -1,
@@ -140,10 +146,6 @@ def frozen_classifier_under_removal(train: Extraction, test: Extraction, task: s
     once on the unprocessed mean-pooled training sentences (the C6 classifier), then scored on test sentences
     whose tokens had the top-k principal directions of the training tokens projected out (no retraining, like
     the fine-tuned head).  Columns: k, metric, value.  Cached."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from . import directions
 
     li = _last(train, layer)
@@ -152,10 +154,7 @@ def frozen_classifier_under_removal(train: Extraction, test: Extraction, task: s
     def compute():
         Xtr, Xte = np.asarray(train.hidden(li)), np.asarray(test.hidden(li))
         rem = directions.PCRemoval.fit(Xtr, max(ks) if ks else 0)
-        head = (Ridge(alpha=1.0) if tasks.spec(task).regression
-                else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
-        clf = make_pipeline(StandardScaler(), head).fit(sentence_means(Xtr, train.tokens.sentence),
-                                                        _sentence_labels(train))
+        clf = sentence_classifier(task, seed).fit(sentence_means(Xtr, train.tokens.sentence), _sentence_labels(train))
         rows = []
         for k in ks:
             m = tasks.compute_metrics(task, clf.predict(sentence_means(rem.remove(Xte, k), test.tokens.sentence)),
@@ -276,13 +275,14 @@ def head_without_retraining(run, train: Extraction, task: str, texts, labels, me
         texts=cache.key_of(list(texts))), compute)
 
 
-def replicate_extractions(cfg, run, n_sentences: int, n_train_sentences: int, extract_max_length: int) -> dict:
+def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
     """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
-    ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and split in train / test."""
+    ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``
+    (``{split: number of sentences}``), the two states aligned token by token."""
     from . import extract as E
 
     ex = {}
-    for part, n in (("train", n_train_sentences), ("test", n_sentences)):
+    for part, n in sizes.items():
         kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=cfg.seed, max_length=extract_max_length,
                   **cfg.data)
         ex["pre-trained", part], ex["fine-tuned", part] = E.extract(cfg.model, **kw), E.extract(run, **kw)
@@ -310,7 +310,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
     iso, scores, head, sweeps, dirs = [], [], [], [], []
     for (t, s), cfg in configs.items():
         run = F.finetune(cfg)
-        ex = replicate_extractions(cfg, run, n_sentences, n_train_sentences, extract_max_length)
+        ex = replicate_extractions(cfg, run, {"train": n_train_sentences, "test": n_sentences}, extract_max_length)
         n_layers = ex["pre-trained", "test"].n_layers
         common = dict(seed=s, n_clusters=n_clusters, max_fit_tokens=max_fit_tokens)
         first = s == full

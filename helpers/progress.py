@@ -33,3 +33,9 @@ def configure_libraries() -> None:
             disable_progress_bars()
         except ImportError:
             pass
+
+
+def duration(seconds: float) -> str:
+    """A duration for progress lines: ``44s``, ``3m05s``, ``1h02m``."""
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from . import cache, checks, paths
+from .progress import duration as _fmt
 
 STEPS = ("finetune", "extract", "enhancement")
 KEYS = {"description", "params", "model", "tasks", "seeds", "finetune", "steps", "enhancement", "notebooks", "retries"}
@@ -182,12 +183,11 @@ def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:
     run = F.finetune(cfg)
     artifacts = [str(run.path)]
     metric = run.metrics["test"].get(_primary(cfg.task))
-    if step == "extract":
-        ex = EN.replicate_extractions(cfg, run, extra["n_sentences"], extra["n_train_sentences"], extra["extract_max_length"])
+    if step in ("extract", "enhancement"):      # the extractions chapter 05 measures, then (enhancement) its tables
+        ex = EN.replicate_extractions(cfg, run, {"train": extra["n_train_sentences"], "test": extra["n_sentences"]},
+                                      extra["extract_max_length"])
         artifacts += [str(e.path) for e in ex.values()]
-    elif step == "enhancement":
-        ex = EN.replicate_extractions(cfg, run, extra["n_sentences"], extra["n_train_sentences"], extra["extract_max_length"])
-        artifacts += [str(e.path) for e in ex.values()]
+    if step == "enhancement":
         EN.measure({(cfg.task, cfg.seed): cfg}, extra["n_sentences"], extra["n_train_sentences"],
                    EN.check_methods(extra["methods"]), extra["n_clusters"], extra["max_fit_tokens"],
                    extra["extract_max_length"], full_replicate=extra["full_replicate"])
@@ -218,11 +218,6 @@ def _primary(task: str) -> str:
 
 
 # ----------------------------------------------------------------------------- the driver
-def _fmt(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
 def _remaining(kinds, took: dict, workers: int) -> float:
     """Seconds left: every unfinished step at the mean time of the finished steps of its kind (of all finished
     steps when none of its kind has finished), spread over the workers."""
