@@ -198,7 +198,7 @@ def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int 
     label at ``layer`` (-1: the last), fitted on validation-split tokens, measured on test-split tokens.  Columns:
     task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
     from . import cache, finetune as F
-    from .enhancement import replicate_extractions
+    from .extract import replicate_extractions
 
     frames = []
     for (t, s), cfg in configs.items():

@@ -275,21 +275,6 @@ def head_without_retraining(run, train: Extraction, task: str, texts, labels, me
         texts=cache.key_of(list(texts))), compute)
 
 
-def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
-    """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
-    ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``
-    (``{split: number of sentences}``), the two states aligned token by token."""
-    from . import extract as E
-
-    ex = {}
-    for part, n in sizes.items():
-        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=cfg.seed, max_length=extract_max_length,
-                  **cfg.data)
-        ex["pre-trained", part], ex["fine-tuned", part] = E.extract(cfg.model, **kw), E.extract(run, **kw)
-        E.check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
-    return ex
-
-
 def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=transforms.METHODS,
             n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
             sweep_grid: dict | None = None, full_replicate: int | None = None) -> dict[str, pd.DataFrame]:
@@ -310,7 +295,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
     iso, scores, head, sweeps, dirs = [], [], [], [], []
     for (t, s), cfg in configs.items():
         run = F.finetune(cfg)
-        ex = replicate_extractions(cfg, run, {"train": n_train_sentences, "test": n_sentences}, extract_max_length)
+        ex = E.replicate_extractions(cfg, run, {"train": n_train_sentences, "test": n_sentences}, extract_max_length)
         n_layers = ex["pre-trained", "test"].n_layers
         common = dict(seed=s, n_clusters=n_clusters, max_fit_tokens=max_fit_tokens)
         first = s == full

@@ -190,3 +190,16 @@ def check_aligned(a: Extraction, b: Extraction) -> None:
     if len(ta) != len(tb) or not (ta[["sentence_id", "position", "token_id"]].values
                                   == tb[["sentence_id", "position", "token_id"]].values).all():
         raise ValueError(f"extractions {a.path.name} and {b.path.name} do not hold the same tokens")
+
+
+def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
+    """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
+    ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``
+    (``{split: number of sentences}``), the two states aligned token by token."""
+    ex = {}
+    for part, n in sizes.items():
+        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=cfg.seed, max_length=extract_max_length,
+                  **cfg.data)
+        ex["pre-trained", part], ex["fine-tuned", part] = extract(cfg.model, **kw), extract(run, **kw)
+        check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
+    return ex

@@ -8,6 +8,14 @@ Protocols (the paper's exact ones are not retrievable; these are the project's s
 * **Probes**: logistic regression on standardised embeddings, trained and tested on a seeded split *by
   sentence* (no sentence on both sides), reporting held-out accuracy and the majority-class accuracy.
 * **Maps**: PCA and t-SNE (seeded) of a seeded token sample.
+* **Claim C2** (:func:`structure_change`, :func:`c2_table`): the two structures of the claim, token type (stop
+  words without negation cues, :data:`helpers.tokens.NEGATIONS`) and frequency bucket *within content words*
+  (type ``other``, so that frequency is not stop-wordness again), at the last layer on held-out tokens:
+  the ARI of k-means clusters with the labels and its **noise floor** (the same space clustered with another
+  k-means seed), NMI and silhouette; a probe whose train and test tokens share **no word type**, so it cannot
+  memorise token identity; and the **selectivity** of a sentence-split probe, its accuracy minus that of the
+  same probe on a control task (Hewitt & Liang 2019: every word type gets a random label drawn from the labels'
+  distribution over types, so only memorising identities can solve it).
 """
 from __future__ import annotations
 
@@ -65,6 +73,21 @@ def cluster_agreement(X, labels: dict, k: int = 27, seed: int = 0, silhouette_n:
         rows.append({"label": name, "ARI": adjusted_rand_score(y, clusters),
                      "NMI": normalized_mutual_info_score(y, clusters), "silhouette": float(sil)})
     return pd.DataFrame(rows)
+
+
+def type_split(token_ids, test_size: float = 0.25, seed: int = 0):
+    """(train rows, test rows) with every word type (token id) on one side only: a probe trained on one side
+    cannot score on the other by remembering the identity of a token."""
+    return sentence_split(token_ids, test_size, seed)
+
+
+def control_task(token_ids, y, seed: int = 0) -> np.ndarray:
+    """Hewitt & Liang's (2019) control labels: each word type gets one label drawn at random from the empirical
+    distribution of ``y`` over types; a probe can only solve it by memorising which type has which label."""
+    token_ids, y = np.asarray(token_ids), np.asarray(y)
+    types, first = np.unique(token_ids, return_index=True)
+    labels = np.random.default_rng(seed).permutation(y[first])   # the labels' distribution over types
+    return labels[np.searchsorted(types, token_ids)]
 
 
 def sentence_split(groups, test_size: float = 0.25, seed: int = 0):
@@ -161,3 +184,80 @@ def layer_structure(ex, k: int = 27, seed: int = 0, layers=None) -> pd.DataFrame
 
     spec = {"extraction": ex.path.name, "k": k, "seed": seed, "layers": layers, "code": cache.code_digest("structure")}
     return cache.cached_table("structure", ex.path.name, spec, compute)
+
+
+STRUCTURES = ("token type", "frequency (content words)")
+"""The structures of claim C2: token type over all tokens; frequency bucket over content words (type ``other``)."""
+NOISE_SEED_OFFSET = 1000
+"""k-means seed of the noise floor: the replicate's seed + this offset (another initialisation, same space)."""
+PROBE_ROWS = 8000
+"""At most this many tokens in the training side of a C2 probe (a seeded subsample; the test side is kept)."""
+
+
+def structure_rows(tokens: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{structure: (rows of the token table, label per row)} for :data:`STRUCTURES`."""
+    content = np.flatnonzero(tokens.token_type.to_numpy() == "other")
+    return {"token type": (np.arange(len(tokens)), tokens.token_type.to_numpy()),
+            "frequency (content words)": (content, tokens.freq_bucket.to_numpy()[content])}
+
+
+def _probe_on(X, y, train, test, seed: int) -> dict:
+    train = train[subsample(len(train), PROBE_ROWS, seed)]
+    return probe(X, y, train=train, test=test, seed=seed)
+
+
+def structure_measures(X, tokens: pd.DataFrame, k: int = 27, seed: int = 0, silhouette_n: int = 3000) -> pd.DataFrame:
+    """Every C2 measure of one space (rows aligned with ``tokens``): per structure, ARI and NMI of k-means
+    clusters (seed, and seed + :data:`NOISE_SEED_OFFSET` for the noise floor), the label's silhouette, the
+    held-out-type probe (accuracy, majority), the sentence-split probe, its control task and their difference
+    (selectivity).  Splits depend on the tokens and the seed only, so two aligned spaces get the same ones.
+    Columns: structure, measure, value."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+
+    X = np.asarray(X, dtype=np.float32)
+    _check_k(k, len(X))
+    clusters = {"": kmeans(X, k, seed), ", other k-means seed": kmeans(X, k, seed + NOISE_SEED_OFFSET)}
+    out = []
+    for name, (rows, y) in structure_rows(tokens).items():
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"structure {name!r} has a single class among these tokens; sample more sentences")
+        Xs, ids, sent = X[rows], tokens.token_id.to_numpy()[rows], tokens.sentence.to_numpy()[rows]
+        m = {}
+        for tag, c in clusters.items():
+            m["ARI" + tag] = adjusted_rand_score(y, c[rows])
+            m["NMI" + tag] = normalized_mutual_info_score(y, c[rows])
+        sub = subsample(len(rows), silhouette_n, seed)
+        m["silhouette"] = float(silhouette_score(Xs[sub], y[sub])) if len(np.unique(y[sub])) > 1 else np.nan
+        tr, te = type_split(ids, seed=seed)
+        p = _probe_on(Xs, y, tr, te, seed)
+        m["held-out-type probe accuracy"], m["held-out-type probe majority"] = p["accuracy"], p["majority"]
+        tr, te = sentence_split(sent, seed=seed)
+        real = _probe_on(Xs, y, tr, te, seed)["accuracy"]
+        control = _probe_on(Xs, control_task(ids, y, seed), tr, te, seed)["accuracy"]
+        m.update({"sentence-split probe accuracy": real, "control-task probe accuracy": control,
+                  "selectivity": real - control})
+        out += [{"structure": name, "measure": k_, "value": float(v)} for k_, v in m.items()]
+    return pd.DataFrame(out)
+
+
+def c2_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128, k: int = 27) -> pd.DataFrame:
+    """Claim C2's measurements for fine-tuning configurations ``{(task, seed): FinetuneConfig}``: per replicate
+    (run s, test-split sample seeded by s, k-means and probe seed s) and state, :func:`structure_measures` of the
+    last layer.  Columns: task, replicate, state, structure, measure, value.  Cached per replicate and state."""
+    from . import cache, checks, finetune as F
+    from .extract import replicate_extractions
+
+    checks.positive("k", k, integer=True)
+    frames = []
+    for (t, s), cfg in configs.items():
+        ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
+        for state in ("pre-trained", "fine-tuned"):
+            e = ex[state, "test"]
+            _check_k(k, e.meta["n_tokens"], e.meta["hidden_size"])
+            spec = {"extraction": e.path.name, "k": k, "seed": s, "layer": e.n_layers,
+                    "code": cache.code_digest("structure")}
+            frames.append(cache.cached_table(
+                "structure", f"c2-{e.path.name}", spec,
+                lambda e=e: structure_measures(e.hidden(e.n_layers), e.tokens, k, s)
+            ).assign(task=t, replicate=s, state=state))
+    return pd.concat(frames, ignore_index=True)

@@ -175,7 +175,7 @@ def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:
 
     import torch
 
-    from . import enhancement as EN, finetune as F
+    from . import enhancement as EN, extract as E, finetune as F
 
     torch.set_num_threads(threads)
     os.environ["ISOBOOK_QUIET"] = "1"     # on any cluster: no progress bars from the workers
@@ -184,7 +184,7 @@ def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:
     artifacts = [str(run.path)]
     metric = run.metrics["test"].get(_primary(cfg.task))
     if step in ("extract", "enhancement"):      # the extractions chapter 05 measures, then (enhancement) its tables
-        ex = EN.replicate_extractions(cfg, run, {"train": extra["n_train_sentences"], "test": extra["n_sentences"]},
+        ex = E.replicate_extractions(cfg, run, {"train": extra["n_train_sentences"], "test": extra["n_sentences"]},
                                       extra["extract_max_length"])
         artifacts += [str(e.path) for e in ex.values()]
     if step == "enhancement":

@@ -4,7 +4,9 @@ Token type (first rule that matches wins):
     ``subword``      a WordPiece continuation (``##...``) or a SentencePiece/BPE non-initial piece
     ``punctuation``  every character is punctuation (Python's ``string.punctuation`` or Unicode P*/S*)
     ``number``       digits, optionally with , . separators
-    ``stopword``     scikit-learn's ``ENGLISH_STOP_WORDS`` (318 words, Glasgow IR group list)
+    ``stopword``     scikit-learn's ``ENGLISH_STOP_WORDS`` (318 words, Glasgow IR group list) less the 12
+                     negation cues of :data:`NEGATIONS`, which carry polarity in sentiment data and count as
+                     ``other`` (the list would otherwise put "not", "no", "never" with "the" and "of")
     ``other``        everything else (content-word pieces)
 
 Frequency: the count of each vocabulary id over a corpus tokenized without special tokens.
@@ -30,10 +32,15 @@ CORPORA = {"mr": ("mr",), "mr+imdb": ("mr", "imdb"), "imdb": ("imdb",), "rt": ("
 _NUMBER = re.compile(r"^\d+([.,]\d+)*$")
 
 
+NEGATIONS = frozenset({"cannot", "neither", "never", "no", "nobody", "none", "noone", "nor", "not", "nothing",
+                       "nowhere", "without"})
+"""Negation cues of scikit-learn's stop-word list, kept out of the ``stopword`` type (they are content here)."""
+
+
 def _stop_words() -> frozenset:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset(ENGLISH_STOP_WORDS) - NEGATIONS
 
 
 _STOP = _stop_words()

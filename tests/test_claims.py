@@ -180,3 +180,41 @@ def test_c4_decides_on_its_fixed_k_only():
     assert C.c4_knowledge(d, k=5).verdict == C.SUPPORTED
     with pytest.raises(ValueError, match="k=3"):
         C.c4_knowledge(d, k=3)
+
+
+def structure_rows(ari_drop, probe_drop, floor=0.01, n=4, seed=0):
+    """C2 rows: ARI 0.30 pre-trained, 0.30 - ari_drop fine-tuned, each re-clustered with another k-means seed
+    that moves it by about ``floor``; held-out-type probe 0.85 pre-trained, 0.85 - probe_drop fine-tuned."""
+    r = np.random.default_rng(seed)
+    rows = []
+    for t in ("mr", "bshift"):
+        for rep in range(n):
+            for structure in ("token type", "frequency (content words)"):
+                for state, ari, acc in (("pre-trained", 0.30, 0.85), ("fine-tuned", 0.30 - ari_drop, 0.85 - probe_drop)):
+                    a = ari + r.normal(0, 0.005)
+                    values = {"ARI": a, "ARI, other k-means seed": a + floor * r.choice([-1, 1]) + r.normal(0, 0.002),
+                              "held-out-type probe accuracy": acc + r.normal(0, 0.005), "NMI": 0.4}
+                    rows += [{"task": t, "replicate": rep, "state": state, "structure": structure, "measure": m,
+                              "value": v} for m, v in values.items()]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("ari_drop, probe_drop, floor, expected", [
+    (0.15, 0.10, 0.01, C.SUPPORTED),       # both structures fade, far beyond re-clustering noise
+    (0.15, 0.10, 0.30, C.CONTRADICTED),    # the same ARI drop, but re-clustering alone moves ARI more
+    (0.0, 0.0, 0.01, C.CONTRADICTED),      # nothing changes: agreement moves less than its noise floor
+    (-0.10, 0.10, 0.01, C.CONTRADICTED),   # the clusters follow the labels more after fine-tuning
+    (0.15, -0.05, 0.01, C.CONTRADICTED),   # clusters change, but the information is easier to read after
+])
+def test_c2_known_answers(ari_drop, probe_drop, floor, expected):
+    v = C.c2_structure(structure_rows(ari_drop, probe_drop, floor))
+    assert v.verdict == expected, v.detail
+    assert set(v.detail.test) == set(C.C2_TESTS) and len(v.detail) == 2 * 2 * 2 and v.n == 4
+    assert "k-means seed" in v.control
+
+
+def test_c2_noise_floor_is_subtracted():
+    """An ARI drop just below the floor is not 'supported' however tight its interval."""
+    d = structure_rows(0.05, 0.10, floor=0.06)
+    cell = C.c2_structure(d).detail.set_index(["test", "task", "structure"]).loc[C.C2_TESTS[0]]
+    assert (cell.estimate < 0).all() and (cell.verdict != C.SUPPORTED).all()

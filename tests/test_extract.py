@@ -69,7 +69,7 @@ def test_sample_is_deterministic_and_seeded():
 def test_token_columns_on_hand_made_sentences():
     tok = models.load_tokenizer("minilm")
     tokens.configure(tok)
-    texts = ["The cat sat , the cat ran .", "42 unbelievably odd cats !"]
+    texts = ["The cat sat , the cat ran .", "42 unbelievably odd cats not never !"]
     counts = tokens.count_tokens(tok, texts)
     ranks = tokens.ranks_from_counts(counts)
     ids = tok(texts[0] + " " + texts[1], add_special_tokens=False)["input_ids"]
@@ -78,6 +78,9 @@ def test_token_columns_on_hand_made_sentences():
     assert d.loc["the", "frequency"].tolist() == [2, 2] and d.loc["cat", "frequency"].tolist() == [2, 2]
     assert d.loc[",", "token_type"] == "punctuation" and d.loc["!", "token_type"] == "punctuation"
     assert d.loc["42", "token_type"] == "number"
+    # negation cues are not stop words here (they carry polarity); sklearn's list holds them
+    assert d.loc["not", "token_type"] == "other" and d.loc["never", "token_type"] == "other"
+    assert {"not", "never", "no"} <= tokens.NEGATIONS
     assert d.loc["odd", "token_type"] == "other" and not d.loc["odd", "continuation"]
     pieces = [t for t in d.index if t.startswith("##")]
     assert pieces and all(d.loc[p, "token_type"] == "subword" and d.loc[p, "continuation"] for p in pieces)

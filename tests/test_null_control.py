@@ -1,12 +1,12 @@
 """Negative control of the claims pipeline on real runs: a null fine-tuning (learning rate so small that the
 weights barely move) must not make any claim that asserts a change *caused by fine-tuning* come out
-'supported' (C1: isotropy fell; C3: more dominant directions; C4: the top directions hold more of the label
+'supported' (C1: isotropy fell; C2: the token-type and frequency structure faded; C3: more dominant directions; C4: the top directions hold more of the label
 after fine-tuning; C6: enhancement helps pre-trained more than fine-tuned).  With a real effect these verdicts can be 'supported' (tests/test_claims.py feeds them one), so
 this test can fail: it fails if the pipeline invents an effect, e.g. by comparing unpaired samples or by
 treating copies of one value as replicates."""
 import pytest
 
-from helpers import claims as C, directions as D, enhancement as EN, finetune as F, transforms as TR
+from helpers import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR
 
 SEEDS = [0, 1, 2]
 
@@ -20,6 +20,7 @@ def null_tables(tmp_path_factory):
         tables = EN.measure(configs, n_sentences=30, n_train_sentences=40, methods=["ZM", "Clustering+ZM", "ABTT"],
                             n_clusters=4, extract_max_length=48, sweep_grid={})
         tables["knowledge"] = D.knowledge_table(configs, n_sentences=30, n_fit_sentences=40, extract_max_length=48, ks=(1, 2))
+        tables["structure"] = S.c2_table(configs, n_sentences=30, extract_max_length=48, k=4)
         yield tables
 
 
@@ -28,7 +29,7 @@ def test_null_finetuning_supports_no_change(null_tables):
     last = iso[iso.layer == iso.layer.max()]
     base = last[(last.method == "none") & (last.metric == "log10 I(W)")]
     assert sorted(base.replicate.unique()) == SEEDS and set(base.state) == {"pre-trained", "fine-tuned"}
-    verdicts = [C.c1_isotropy(base), C.c3_directions(dirs), C.c4_knowledge(null_tables["knowledge"]),
+    verdicts = [C.c1_isotropy(base), C.c2_structure(null_tables["structure"]), C.c3_directions(dirs), C.c4_knowledge(null_tables["knowledge"]),
                 C.c6_task_effect(scores, ["ZM", "Clustering+ZM", "ABTT"])]
     for v in verdicts:
         assert v.n == len(SEEDS), v.claim

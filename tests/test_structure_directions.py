@@ -106,3 +106,45 @@ def test_removal_control_probes_see_a_label_that_lives_in_the_top_direction():
     (Xf, tf), (Xt, tt) = sample(600), sample(400)
     out = D.removal_control_probes(Xf, tf, Xt, tt, ks=[1, 2], seed=0).set_index(["k", "removed"]).accuracy
     assert out[0, "none"] > 0.95 and out[1, "random"] > 0.9 and out[1, "top"] < 0.65
+
+
+def test_type_split_and_control_task():
+    ids = np.repeat(np.arange(50), 8)
+    tr, te = S.type_split(ids, seed=0)
+    assert not set(ids[tr]) & set(ids[te]) and len(tr) + len(te) == len(ids)
+    y = np.where(np.arange(50) < 10, "a", "b")[ids]
+    c = S.control_task(ids, y, seed=0)
+    per_type = pd.Series(c).groupby(ids).nunique()
+    assert (per_type == 1).all()                              # one control label per word type
+    assert (pd.Series(c).groupby(ids).first().value_counts().to_dict() == {"b": 40, "a": 10})  # same distribution
+    assert not (c == y).all() and (S.control_task(ids, y, seed=0) == c).all()
+
+
+def structure_tokens(n_types=60, per_type=12, n_sent=120, seed=0):
+    r = np.random.default_rng(seed)
+    ids = r.permutation(np.repeat(np.arange(n_types), per_type))
+    types = np.array(["stopword", "other", "punctuation"])[np.arange(n_types) % 3]
+    buckets = np.array(["top100", "100-1k", "1k-10k"])[(np.arange(n_types) // 3) % 3]
+    return pd.DataFrame({"token_id": ids, "token_type": types[ids], "freq_bucket": buckets[ids],
+                         "sentence": np.arange(len(ids)) % n_sent})
+
+
+def test_structure_measures_see_a_planted_structure_and_its_loss():
+    """Token type planted as well-separated regions: high ARI, near-perfect held-out-type probe; the same tokens
+    at random positions: ARI near 0, probe near its majority, selectivity near 0."""
+    t = structure_tokens()
+    r = np.random.default_rng(1)
+    centers = r.standard_normal((3, 16)) * 8
+    code = pd.factorize(t.token_type)[0]
+    X = centers[code] + r.standard_normal((len(t), 16))
+    X[:, 0] += np.where(t.freq_bucket == "top100", 6, 0)        # frequency too, within content words
+    good = S.structure_measures(X, t, k=3, seed=0).set_index(["structure", "measure"]).value
+    bad = S.structure_measures(r.standard_normal(X.shape), t, k=3, seed=0).set_index(["structure", "measure"]).value
+    tt = "token type"
+    assert good[tt, "ARI"] > 0.9 and abs(good[tt, "ARI"] - good[tt, "ARI, other k-means seed"]) < 0.05
+    assert good[tt, "held-out-type probe accuracy"] > 0.95 and abs(bad[tt, "ARI"]) < 0.05
+    assert bad[tt, "held-out-type probe accuracy"] < good[tt, "held-out-type probe majority"] + 0.15
+    assert good["frequency (content words)", "held-out-type probe accuracy"] > \
+        bad["frequency (content words)", "held-out-type probe accuracy"] + 0.2
+    assert abs(bad[tt, "selectivity"]) < 0.15 and good[tt, "selectivity"] > 0.3
+    assert set(good.index.get_level_values("structure")) == set(S.STRUCTURES)
