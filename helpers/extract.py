@@ -192,14 +192,26 @@ def check_aligned(a: Extraction, b: Extraction) -> None:
         raise ValueError(f"extractions {a.path.name} and {b.path.name} do not hold the same tokens")
 
 
+SAMPLE_STRIDE = 1000
+"""Sentence sample j of replicate s is drawn with seed s + j * SAMPLE_STRIDE (sample 0: seed s, the one every
+chapter's replicate uses), so no two replicates share a sample."""
+
+
+def replicate_sample_seed(seed: int, sample: int = 0) -> int:
+    """The sampling seed of sentence sample ``sample`` of the replicate with fine-tuning seed ``seed``."""
+    if not 0 <= sample < SAMPLE_STRIDE:
+        raise checks.ParameterError(f"sample={sample!r} is not valid; it must be in [0, {SAMPLE_STRIDE})")
+    return seed + sample * SAMPLE_STRIDE
+
+
 def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
     """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
     ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``
     (``{split: number of sentences}``), the two states aligned token by token."""
     ex = {}
     for part, n in sizes.items():
-        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=cfg.seed, max_length=extract_max_length,
-                  **cfg.data)
+        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=replicate_sample_seed(cfg.seed),
+                  max_length=extract_max_length, **cfg.data)
         ex["pre-trained", part], ex["fine-tuned", part] = extract(cfg.model, **kw), extract(run, **kw)
         check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
     return ex

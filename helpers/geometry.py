@@ -536,11 +536,14 @@ def metric_suite(X, token_ids=None, sentence_ids=None, seed: int = 0, id_points:
     """Every scalar metric of this module for one layer (the per-layer rows of the isotropy chapter)."""
     X = _check(X)
     m = Moments.of(X)
-    log_iw = partition_isotropy(X, return_log=True)
+    log_iw, log_iw_single = partition_isotropy_signs(X, second_moment=m.second_moment)
     cc = np.abs(cosine_contribution(X))
     out = {
         "I(W)": float(np.exp(log_iw)),
         "log10 I(W)": log_iw / np.log(10),
+        "log10 I(W) single-sign": log_iw_single / np.log(10),   # the authors' code: u with the solver's signs
+        "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),  # I(W) moves with
+        "norm of the mean": float(np.linalg.norm(m.mean)),                                # both (spec sec. 6)
         "average cosine": average_cosine(X),
         "IsoScore": isoscore(m),
         "IsoScore* (zeta=0.2)": isoscore_star(m, 0.2),

@@ -40,12 +40,17 @@ ISOTROPY_DIRECTION = {"log10 I(W)": +1, "average cosine": -1, "IsoScore": +1, "I
                       "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
 
 
-def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric")) -> pd.DataFrame:
-    """Mean over seeds with a 95% t-interval (half-width ``ci95``; NaN for a single seed) and n."""
+def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replicate: str = "seed") -> pd.DataFrame:
+    """Mean over replicates with a 95% t-interval (half-width ``ci95``; NaN for one replicate), sd and n.
+
+    The unit of replication is the fine-tuning seed (column ``replicate``): rows of one replicate (several
+    sentence samples) are averaged first, so n counts fine-tuning seeds, never samples crossed with seeds."""
     from scipy import stats
 
-    g = df.groupby(list(by)).value
-    out = g.agg(mean="mean", sd="std", n="count").reset_index()
+    if replicate not in df.columns:
+        raise ValueError(f"the table has no {replicate!r} column (the replicate: one fine-tuning seed per value)")
+    per_replicate = df.groupby([*by, replicate]).value.mean()
+    out = per_replicate.groupby(list(by)).agg(mean="mean", sd="std", n="count").reset_index()
     t = out.n.map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else np.nan)
     out["ci95"] = t * out.sd / np.sqrt(out.n)
     return out

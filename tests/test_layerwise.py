@@ -23,6 +23,18 @@ def test_summarize_gives_mean_and_t_interval():
     assert one.ci95.isna().all()
 
 
+def test_summarize_averages_samples_within_a_replicate():
+    """Three sentence samples of one fine-tuning seed are one replicate, not three: n counts seeds, and the
+    interval is that of the per-seed means."""
+    f = _frame()
+    crossed = pd.concat([f.assign(sample=j, value=f.value + d) for j, d in enumerate((-0.5, 0.0, 0.5))])
+    s = LW.summarize(crossed).set_index(["state", "metric"])
+    ref = LW.summarize(f).set_index(["state", "metric"])
+    assert (s.n == 3).all() and np.allclose(s["mean"], ref["mean"]) and np.allclose(s.ci95, ref.ci95, equal_nan=True)
+    with pytest.raises(ValueError, match="'replicate'"):
+        LW.summarize(f, replicate="replicate")
+
+
 def test_isotropy_verdicts_use_each_metrics_direction():
     v = LW.isotropy_verdicts(LW.summarize(_frame())).set_index("metric")
     assert not v.loc["log10 I(W)", "more_isotropic"]        # I(W) fell: less isotropic
