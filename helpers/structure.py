@@ -116,11 +116,15 @@ def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None,
         train, test = sentence_split(groups, test_size, seed)
     if len(np.unique(y[train])) < 2:
         raise ValueError("the probe's training rows hold a single class")
+    from threadpoolctl import threadpool_limits
+
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
-    clf.fit(X[train], y[train])
+    with threadpool_limits(1):   # one BLAS thread: 4-6x faster here (NumPy's and SciPy's pools alternate in
+        clf.fit(X[train], y[train])   # lbfgs), and the same sums whatever the machine's core count
+        predicted = clf.predict(X[test])
     values, counts = np.unique(y[train], return_counts=True)
     majority = values[np.argmax(counts)]
-    return {"accuracy": float((clf.predict(X[test]) == y[test]).mean()),
+    return {"accuracy": float((predicted == y[test]).mean()),
             "majority": float((y[test] == majority).mean()), "n_train": int(len(train)), "n_test": int(len(test))}
 
 
