@@ -167,15 +167,24 @@ def not_measured(claim: str, statement: str, section: str = "") -> Verdict:
 
 
 def _summarise(claim, statement, criterion, statistic, table, verdict, control, direction=+1, section="",
-               label=lambda r: "", detail=None) -> Verdict:
-    """A verdict whose headline is the weakest cell of ``table``; ``detail`` (default: ``table``) is kept."""
+               label=lambda r: "", detail=None, decisive=None) -> Verdict:
+    """A verdict whose headline is a cell: when the claim is contradicted, the cell of ``decisive`` (default:
+    ``table``) that contradicts it most clearly; otherwise the weakest cell of ``table``.  ``detail`` (default:
+    ``table``) is kept."""
     detail = table if detail is None else detail
-    w = weakest(table, direction) if len(table) else None
-    if w is None:
+    decisive = table if decisive is None else decisive
+    against = decisive[decisive.verdict == CONTRADICTED] if len(decisive) else decisive
+    if verdict == CONTRADICTED and len(against):
+        w = against.loc[against.high.idxmin() if direction > 0 else against.low.idxmax()]
+        prefix = "contradicted by"
+    elif len(table):
+        w, prefix = weakest(table, direction), "weakest"
+    else:
         return Verdict(claim, statement, criterion, statistic, np.nan, np.nan, np.nan, 0, control, INCONCLUSIVE,
                        detail=detail, section=section)
+    test = f" ({w.test})" if "test" in w.index and isinstance(w.test, str) else ""
     return Verdict(claim, statement, criterion, statistic, float(w.estimate), float(w.low), float(w.high), int(w.n),
-                   control, verdict, where=label(w), detail=detail, section=section)
+                   control, verdict, where=f"{prefix}: {label(w)}{test}", detail=detail, section=section)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -280,7 +289,7 @@ def c2_structure(df: pd.DataFrame, section: str = "") -> Verdict:
                       table, all_of(table.verdict),
                       "the same space clustered with another k-means seed (ARI); probes that cannot memorise word "
                       "types, and the pre-trained model on the same held-out tokens (paired)", +1, section,
-                      lambda r: f"weakest: {r.test}, {r.structure} on {r.task}")
+                      lambda r: f"{r.structure} on {r.task}")
 
 
 def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
@@ -289,7 +298,7 @@ def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
     table = cells(eff, ["task", "criterion"], direction=+1)
     return _summarise("C3", C3_STATEMENT, criterion("C3"), "change of the count (fine-tuned - pre-trained)", table,
                       all_of(table.verdict), "the pre-trained model on the same held-out tokens (paired)", +1, section,
-                      lambda r: f"weakest: {r.criterion} on {r.task}")
+                      lambda r: f"{r.criterion} on {r.task}")
 
 
 def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
@@ -316,7 +325,7 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
     return _summarise("C4", C4_STATEMENT, criterion("C4", k=k),
                       f"label-probe accuracy, (random - top removal) fine-tuned - pre-trained, k = {k}", con_k, verdict,
                       f"removing {k} random direction(s); the pre-trained model on the same sentences", +1, section,
-                      lambda r: f"weakest task: {r.task}", detail=table)
+                      lambda r: f"task {r.task}", detail=table, decisive=con_k)
 
 
 def c5_enhancement_isotropy(df: pd.DataFrame, methods, section: str = "") -> Verdict:
@@ -328,7 +337,7 @@ def c5_enhancement_isotropy(df: pd.DataFrame, methods, section: str = "") -> Ver
     crit = criterion("C5")
     return _summarise("C5", C5_STATEMENT, crit, "change of log10 I(W) (method - none)", table, all_of(table.verdict),
                       "no processing on the same tokens (paired)", +1, section,
-                      lambda r: f"weakest cell: {r.method} on {r.state} {r.task}")
+                      lambda r: f"{r.method} on {r.state} {r.task}")
 
 
 def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, section: str = "") -> Verdict:
@@ -352,7 +361,7 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     crit = criterion("C6", margin=margin)
     return _summarise("C6", C6_STATEMENT, crit, "change of the fine-tuned test score (method - none)", ft, verdict,
                       "the same methods on the pre-trained encoder (paired by replicate)", -1, section,
-                      lambda r: f"largest gain: {r.method} on {r.task}", detail=table)
+                      lambda r: f"{r.method} on {r.task}", detail=table, decisive=ft)
 
 
 def c7_local_isotropy(df: pd.DataFrame, section: str = "") -> Verdict:
@@ -375,7 +384,7 @@ def c7_local_isotropy(df: pd.DataFrame, section: str = "") -> Verdict:
     ctl = tables["Clustering+ZM - random partitions > 0"]
     return _summarise("C7", C7_STATEMENT, crit, "log10 I(W): Clustering+ZM - random partitions of the same sizes",
                       ctl, verdict, "random partitions of the same sizes, centred the same way", +1, section,
-                      lambda r: f"weakest layer: {r.task} layer {int(r.layer)}", detail=table)
+                      lambda r: f"{r.task} layer {int(r.layer)}", detail=table, decisive=table)
 
 
 # What qualifies each claim's verdict, beyond the shared deviations (model, data, budget) of the default run.

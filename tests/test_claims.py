@@ -218,3 +218,17 @@ def test_c2_noise_floor_is_subtracted():
     d = structure_rows(0.05, 0.10, floor=0.06)
     cell = C.c2_structure(d).detail.set_index(["test", "task", "structure"]).loc[C.C2_TESTS[0]]
     assert (cell.estimate < 0).all() and (cell.verdict != C.SUPPORTED).all()
+
+
+def test_a_contradicted_verdict_is_headed_by_a_contradicting_cell():
+    """The headline of a contradicted claim is a cell that contradicts it, not a wide inconclusive one."""
+    rows = []
+    for r in range(3):
+        for crit, d in (("pcs_50", -20 + r), ("pcs_90", (-300, 0, 200)[r])):   # pcs_90: wide, inconclusive
+            rows += [{"replicate": r, "task": "a", "criterion": crit, "state": "pre-trained", "value": 400},
+                     {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": 400 + d}]
+    v = C.c3_directions(pd.DataFrame(rows))
+    assert v.verdict == C.CONTRADICTED and v.high < 0 and "contradicted by: pcs_50" in v.where
+    s = C.c3_directions(pd.DataFrame([{**x, "value": x["value"] + (40 if x["state"] == "fine-tuned" else 0)}
+                                      for x in rows if x["criterion"] == "pcs_50"]))
+    assert s.verdict == C.SUPPORTED and s.where.startswith("weakest: ")
