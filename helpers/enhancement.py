@@ -32,7 +32,7 @@ from . import cache, checks, geometry, progress, structure, tasks, transforms
 from .extract import Extraction
 
 ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
-NORMS = ("mean norm", "norm of the mean")   # I(W) moves with both (paper-spec section 6)
+NORMS = geometry.NORMS   # I(W) moves with both (paper-spec section 6)
 CONTROL = "random partitions"
 
 
@@ -43,13 +43,11 @@ def _spec(**kw) -> dict:
 def isotropy_metrics(X) -> dict[str, float]:
     """The isotropy measures of one point cloud (rows = tokens), and its norms (:data:`NORMS`)."""
     X = np.asarray(X)
-    ln10 = np.log(10)
     m = geometry.Moments.of(X)          # one pass for X^T X (I(W)), the covariance (IsoScore) and the mean
-    both, single = geometry.partition_isotropy_signs(X, second_moment=m.second_moment)
-    return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
+    iw = geometry.partition_and_norms(X, m)
+    return {**{k: iw[k] for k in ("log10 I(W)", "log10 I(W) single-sign")},
             "IsoScore": geometry.isoscore(m), "average cosine": geometry.average_cosine(X),
-            "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),
-            "norm of the mean": float(np.linalg.norm(m.mean))}
+            **{k: iw[k] for k in NORMS}}
 
 
 def check_methods(methods) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 __all__ = [
-    "Moments", "partition_isotropy", "partition_isotropy_signs", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
+    "Moments", "partition_isotropy", "partition_isotropy_signs", "partition_and_norms", "NORMS", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
     "rogue_dimensions", "isoscore", "isoscore_star", "effective_rank", "participation_ratio", "eee", "vrm",
     "intrinsic_dimension", "alignment", "uniformity", "same_token_pairs", "self_similarity",
     "intra_sentence_similarity", "mev", "anisotropy_baseline", "mev_baseline", "dominant_directions",
@@ -532,18 +532,31 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
 
 
 # ----------------------------------------------------------------------------- all at once
+NORMS = ("mean norm", "norm of the mean")
+"""I(W) moves with both the vectors' lengths and the mean vector (paper-spec section 6): reported beside it."""
+
+
+def partition_and_norms(X, moments: "Moments | None" = None) -> dict[str, float]:
+    """log10 I(W) over +-u, the authors' single-sign log10 I(W) (:func:`partition_isotropy`), and :data:`NORMS`:
+    the mean row norm and the norm of the mean row, from one pass of moments (``moments``, if already computed)."""
+    X = _check(X)
+    m = Moments.of(X) if moments is None else moments
+    both, single = partition_isotropy_signs(X, second_moment=m.second_moment)
+    ln10 = np.log(10)
+    return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
+            "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),
+            "norm of the mean": float(np.linalg.norm(m.mean))}
+
+
 def metric_suite(X, token_ids=None, sentence_ids=None, seed: int = 0, id_points: int = 3000) -> dict:
     """Every scalar metric of this module for one layer (the per-layer rows of the isotropy chapter)."""
     X = _check(X)
     m = Moments.of(X)
-    log_iw, log_iw_single = partition_isotropy_signs(X, second_moment=m.second_moment)
+    iw = partition_and_norms(X, m)
     cc = np.abs(cosine_contribution(X))
     out = {
-        "I(W)": float(np.exp(log_iw)),
-        "log10 I(W)": log_iw / np.log(10),
-        "log10 I(W) single-sign": log_iw_single / np.log(10),   # the authors' code: u with the solver's signs
-        "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),  # I(W) moves with
-        "norm of the mean": float(np.linalg.norm(m.mean)),                                # both (spec sec. 6)
+        "I(W)": float(10 ** iw["log10 I(W)"]),
+        **iw,
         "average cosine": average_cosine(X),
         "IsoScore": isoscore(m),
         "IsoScore* (zeta=0.2)": isoscore_star(m, 0.2),

@@ -8,7 +8,7 @@ Protocols (the paper's exact ones are not retrievable; these are the project's s
 * **Probes**: logistic regression on standardised embeddings, trained and tested on a seeded split *by
   sentence* (no sentence on both sides), reporting held-out accuracy and the majority-class accuracy.
 * **Maps**: PCA and t-SNE (seeded) of a seeded token sample.
-* **Claim C2** (:func:`structure_change`, :func:`c2_table`): the two structures of the claim, token type (stop
+* **Claim C2** (:func:`structure_measures`, :func:`c2_table`): the two structures of the claim, token type (stop
   words without negation cues, :data:`helpers.tokens.NEGATIONS`) and frequency bucket *within content words*
   (type ``other``, so that frequency is not stop-wordness again), at the last layer on held-out tokens:
   the ARI of k-means clusters with the labels and its **noise floor** (the same space clustered with another
