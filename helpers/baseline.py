@@ -42,7 +42,8 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     """Test-split metrics of a linear model on frozen mean-pooled features (cached)."""
     spec = models.resolve(model)
     tspec = tasks.spec(task)
-    key = {"model": spec.identity, "task": task, "layer": layer,
+    df = tasks.load(task, split_seed=split_seed, glue_dir=glue_dir)
+    key = {"model": spec.identity, "task": task, "layer": layer, "data": tasks.table_digest(df),
            "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "code": cache.code_digest("baseline")}
     final = cache.artifact_dir("baseline", f"{spec.slug}-{task}", key)
     if cache.is_done(final):
@@ -51,7 +52,6 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    df = tasks.load(task, split_seed=split_seed, glue_dir=glue_dir)
     train = finetune.subsample(tasks.split(df, "train"), train_size, seed)
     test = tasks.split(df, "test")
     tok, enc = models.load_tokenizer(spec), models.load_encoder(spec)

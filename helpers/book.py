@@ -1,7 +1,17 @@
-"""Build the HTML book strictly: every notebook executed (cached), warnings are errors.
+"""Build the HTML book strictly: artifacts first, then every notebook executed (cached), warnings are errors.
 
-``python -m helpers.book`` runs ``jupyter-book build ROOT -W -n --keep-going --all`` and prints the
-path of the built book.  ``--all`` re-reads every page so that ``-W`` sees warnings of unchanged pages
+``python -m helpers.book`` works in two stages:
+
+1. **Artifacts.**  Every fine-tuning run the chapters read on their defaults (:func:`artifact_sweeps`: each
+   chapter's declared ``model``, ``tasks``, ``seed``/``seeds`` and ``finetune``) is built by the sweep
+   machinery (``helpers.sweep``: one worker process per step, done runs skipped, a killed build resumes
+   from the runs it finished; ``--address``/``--scheduler-file`` put it on a Dask cluster).  Each run
+   prints a progress line every 10% (steps, examples and tokens per second, time left).
+2. **Chapters.**  ``jupyter-book build ROOT -W -n --keep-going --all`` with ``ISOBOOK_NO_TRAINING=1``: the
+   chapters only read cached runs, so the notebook timeout guards against hangs, never against a slow
+   machine, and a chapter that would train (a run the stage missed) fails at once, naming the run.
+
+It prints the path of the built book.  ``--all`` re-reads every page so that ``-W`` sees warnings of unchanged pages
 too; executions are served from the jupyter-cache (``_build/.jupyter_cache``), heavy artifacts from
 ``data/cache``.
 
@@ -121,10 +131,86 @@ class Progress:
             self.say(f"[book] {self.docname(m.group(1))} FAILED after {_fmt(self.clock() - (self.started or self.t0))}")
 
 
-def build(capture: bool = False) -> subprocess.CompletedProcess:
+def chapter_defaults(notebooks: list[str] | None = None) -> list[tuple[str, dict]]:
+    """(notebook, declared defaults) of every chapter that fine-tunes: it declares ``model`` (or ``models``;
+    ``more_models`` adds models compared beside it), ``tasks``, ``finetune`` and ``seed`` or ``seeds``."""
+    import ast
+
+    from . import run
+
+    out = []
+    for doc in notebooks if notebooks is not None else toc_notebooks():
+        path = Path(doc) if str(doc).endswith(".ipynb") else paths.ROOT / f"{doc}.ipynb"
+        declared = run.notebook_parameters(path)
+        values = {k: ast.literal_eval(v) for k, v in declared.items()}
+        if {"tasks", "finetune"} <= set(values) and ({"model", "models"} & set(values)) and (
+                {"seed", "seeds"} & set(values)):
+            out.append((doc, values))
+    return out
+
+
+def artifact_sweeps(notebooks: list[str] | None = None) -> list:
+    """The fine-tuning runs of the chapters' defaults as sweeps (``helpers.sweep.Sweep``, steps ``finetune``):
+    one per (model, tasks, finetune settings), over the union of the chapters' seeds."""
+    from . import checks
+    from .sweep import Sweep
+
+    groups: dict[str, dict] = {}
+    for doc, v in chapter_defaults(notebooks):
+        seeds = set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed")))
+        for model in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
+            key = cache.canonical_json([model, checks.as_list(v["tasks"]), v["finetune"] or {}])
+            g = groups.setdefault(key, {"model": model, "tasks": checks.as_list(v["tasks"]),
+                                        "finetune": v["finetune"] or {}, "seeds": set(), "chapters": []})
+            g["seeds"] |= seeds
+            g["chapters"].append(Path(doc).stem)
+    sweeps = []
+    for i, g in enumerate(groups.values()):
+        sw = Sweep(name=f"book-artifacts-{i}", models=[g["model"]], tasks=g["tasks"], seeds=sorted(g["seeds"]),
+                   finetune=g["finetune"], steps=["finetune"], retries=1,
+                   description=f"the fine-tuning runs of {', '.join(g['chapters'])}")
+        sw.configs(g["model"])      # every setting checked before any training
+        sweeps.append(sw)
+    return sweeps
+
+
+def build_artifacts(workers: int = 1, address: str | None = None, scheduler_file: str | None = None,
+                    notebooks: list[str] | None = None, say=print) -> bool:
+    """Stage 1: build every run of :func:`artifact_sweeps` (skipping those already cached); True if all
+    succeeded.  One local worker by default (a run uses every core); more, or a cluster, when asked."""
+    from . import sweep as SW
+
+    t0 = time.time()
+    sweeps = artifact_sweeps(notebooks)
+    n = sum(len(sw.configs(sw.models[0])) for sw in sweeps)
+    say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
+        + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps))
+    ok = True
+    client = None
+    if address or scheduler_file:
+        from distributed import Client
+
+        client = Client(address=address, scheduler_file=scheduler_file)
+    try:
+        for sw in sweeps:
+            table = SW.run(sw, client=client, workers=workers, threads=None if client is None else 1, say=say)
+            ok &= not table.status.astype(str).str.startswith("failed").any()
+    finally:
+        if client is not None:
+            client.close()
+    say(f"[book artifacts] {'done' if ok else 'FAILED'} in {_fmt(time.time() - t0)}")
+    return ok
+
+
+def build(capture: bool = False, artifacts: bool = True, **stage) -> subprocess.CompletedProcess:
+    """Stage 1 (unless ``artifacts=False``), then the strict book build with ``ISOBOOK_NO_TRAINING=1``."""
+    from .finetune import NO_TRAINING
+
+    if artifacts and not build_artifacts(**stage):
+        return subprocess.CompletedProcess(["helpers.book", "artifacts"], 1, "", "the artifact stage failed")
     invalidate_if_helpers_changed()
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
+           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1", NO_TRAINING: "1"}
     if capture:
         return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True, capture_output=True)
     times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
@@ -139,9 +225,21 @@ def build(capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(proc.args, rc)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    """``python -m helpers.book [--artifacts-only] [--workers N] [--address A | --scheduler-file F]``"""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--artifacts-only", action="store_true", help="stage 1 only: build the chapters' runs")
+    ap.add_argument("--workers", type=int, default=1, help="local worker processes of stage 1 (default 1)")
+    ap.add_argument("--address", help="stage 1 on an existing Dask cluster (scheduler address)")
+    ap.add_argument("--scheduler-file", help="stage 1 on an existing Dask cluster (scheduler file)")
+    a = ap.parse_args(argv)
+    stage = dict(workers=a.workers, address=a.address, scheduler_file=a.scheduler_file)
     t0 = time.time()
-    res = build()
+    if a.artifacts_only:
+        return 0 if build_artifacts(**stage) else 1
+    res = build(**stage)
     index = paths.HTML / "index.html"
     if res.returncode == 0:
         print(f"\nBook built in {_fmt(time.time() - t0)}: {index}")

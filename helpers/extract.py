@@ -65,7 +65,7 @@ def _model_source(model) -> tuple[str, dict, str]:
             where = str(p.relative_to(run))
             label = run.name if where == "model" else f"{run.name}-{p.name}"
             return str(p), {"dir": f"{run.name}/{where}"}, label
-        return str(p), {"dir": str(p.resolve())}, p.name
+        return str(p), {"weights": models.weights_digest(p)}, p.name
     spec = models.resolve(str(model))
     return spec.name, {"model": spec.identity}, spec.slug
 
@@ -107,7 +107,7 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
 
     spec = {"ident": ident, "task": task, "split": split, "n_sentences": n_sentences, "sample_seed": sample_seed,
             "max_length": max_length, "split_seed": split_seed, "frequency_corpus": frequency_corpus,
-            "code": cache.code_digest("extract")}
+            "data": tasks.table_digest(df), "code": cache.code_digest("extract")}
     final = cache.artifact_dir("extract", f"{label}-{task}", spec)
     if cache.is_done(final):
         return Extraction(final, json.loads((final / "meta.json").read_text()))
@@ -138,13 +138,15 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
         order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")  # length buckets
         batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         t0 = time.time()
+        device = models.device()
+        enc_model.to(device)
         with torch.inference_mode():
             for b in progress.bar(batches, desc=f"extract {task}", unit="batch"):
                 feats = [{k: enc[k][i] for k in enc.keys() if k != "special_tokens_mask"} for i in b]
-                padded = tok.pad(feats, return_tensors="pt")
-                hs = torch.stack(enc_model(**padded).hidden_states)      # (L+1, B, T, d)
+                padded = tok.pad(feats, return_tensors="pt").to(device)
+                hs = torch.stack(enc_model(**padded).hidden_states).float().cpu()   # (L+1, B, T, d)
                 for j, i in enumerate(b):
-                    out[:, offsets[i]:offsets[i + 1]] = hs[:, j, keep[i]].float().numpy()
+                    out[:, offsets[i]:offsets[i + 1]] = hs[:, j, keep[i]].numpy()
         seconds = time.time() - t0
         out.flush()
         del out

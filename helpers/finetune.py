@@ -50,15 +50,20 @@ class FinetuneConfig:
     checkpoints: int = 3               # intermediate checkpoints at fractions 1/(c+1) ... c/(c+1)
     split_seed: int = 0
     evals_per_epoch: int = 4
-    glue_dir: str | None = None        # where GLUE's TSV files are (offline GLUE); a location, not in the key
+    glue_dir: str | None = None        # where GLUE's TSV files are (offline GLUE); a location: the key holds the
+                                       # data's content digest instead
     nproc: int = 1                     # processes (GPUs) of one run; above 1 it is launched with torchrun and
                                        # batch_size stays the global batch (batch_size / nproc per device)
 
     def key_spec(self, model_spec: models.ModelSpec) -> dict:
+        """The run's identity: its settings, the model's identity, the **content** of its data (a digest of the
+        task's loaded table, so two different copies of a task never share a run, and the same data under
+        another path or ``glue_dir`` does) and the code's digest."""
         d = asdict(self)
         d.pop("glue_dir")
         d["model"] = model_spec.identity
-        return {"config": d, "code": cache.code_digest("finetune")}
+        return {"config": d, "data": tasks.data_digest(self.task, self.split_seed, self.glue_dir),
+                "code": cache.code_digest("finetune")}
 
     @property
     def data(self) -> dict:
@@ -180,6 +185,16 @@ def configs_for(model: str, tasks_, seeds, finetune: dict | None = None) -> dict
     return out
 
 
+def configs_for_models(models_, tasks_, seeds, finetune: dict | None = None) -> dict[tuple[str, str, int], FinetuneConfig]:
+    """:func:`configs_for` for several models with one ``finetune`` dict: ``{(model, task, seed): config}``, every
+    model resolved and every setting checked before any training (a chapter that compares models)."""
+    names = [m for m in checks.as_list(models_) if m]
+    if not names or len(set(names)) < len(names):
+        raise checks.ParameterError(f"models={models_!r} is not valid; name one or more distinct models "
+                                    f"(registered: {', '.join(models.REGISTERED)}, a local directory, or a hub id)")
+    return {(m, t, s): cfg for m in names for (t, s), cfg in configs_for(m, tasks_, seeds, finetune).items()}
+
+
 def configs_by_task(model: str, tasks_, seed: int, finetune: dict | None = None) -> dict[str, FinetuneConfig]:
     """:func:`configs_for` with one fine-tuning seed, keyed by task (chapters with a ``seed`` parameter)."""
     if not isinstance(seed, int) or isinstance(seed, bool):
@@ -208,13 +223,19 @@ def _encode(tok, df: pd.DataFrame, max_length: int, regression: bool):
     return datasets.Dataset.from_dict(cols)
 
 
-def _trainer_callback(checkpoint_steps: set[int], out: Path):
+def _trainer_callback(checkpoint_steps: set[int], out: Path, meter: progress.Meter | None = None):
     from transformers import TrainerCallback
 
     class Checkpoints(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            if meter is not None and state.is_world_process_zero:
+                meter.start()
+
         def on_step_end(self, args, state, control, model=None, **kw):
             if state.global_step in checkpoint_steps and state.is_world_process_zero:
                 model.save_pretrained(out / f"step-{state.global_step:05d}")
+            if meter is not None and state.is_world_process_zero:
+                meter.step(state.global_step)
 
     return Checkpoints()
 
@@ -239,11 +260,26 @@ def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
     final = run_dir(cfg, mspec)
     if cache.is_done(final):
         return load(final)
+    refuse_training_if_prebuilt(f"fine-tuning run {final.name}")
     if cfg.nproc > 1 and _world_size() == 1:
         _launch(cfg)                      # torchrun: every rank trains, rank 0 writes the artifact
         return load(final)
     _train(cfg, mspec, tspec, df, final)
     return load(final)
+
+
+NO_TRAINING = "ISOBOOK_NO_TRAINING"
+"""Set by ``make book`` while the chapters execute: their runs were built in the artifact stage before, so a
+chapter that would train has asked for a run the stage did not build (a bug, not a slow machine)."""
+
+
+def refuse_training_if_prebuilt(what: str) -> None:
+    import os
+
+    if os.environ.get(NO_TRAINING, "0") == "1":
+        raise RuntimeError(f"{what} is not in the cache, but {NO_TRAINING}=1: the book's artifact stage "
+                           f"(helpers.book.artifact_sweeps) should have built it before the chapters executed. "
+                           f"Add the chapter's runs to the stage, or unset {NO_TRAINING} to train here.")
 
 
 def _world_size() -> int:
@@ -316,6 +352,9 @@ def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
         return tasks.compute_metrics(cfg.task, preds, labels)
 
     rank = int(os.environ.get("RANK", "0"))
+    mean_tokens = float(np.mean(ds_train["length"])) if len(ds_train) else 0.0
+    meter = progress.Meter(f"finetune {cfg.model} {cfg.task} seed {cfg.seed}", total,
+                           {"examples": cfg.batch_size, "tokens": cfg.batch_size * mean_tokens})
     with (cache.building(final, cfg.key_spec(mspec)) if rank == 0 else _scratch()) as tmp:
         model = models.load_classifier(mspec, tspec.num_labels, tspec.regression)
         args = TrainingArguments(
@@ -325,11 +364,12 @@ def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
             warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed, data_seed=cfg.seed,
             train_sampling_strategy="group_by_length", eval_strategy="steps", eval_steps=eval_every,
             logging_steps=max(1, eval_every // 2), logging_first_step=True, save_strategy="no",
-            report_to="none", disable_tqdm=progress.quiet(), optim="adamw_torch", use_cpu=not torch.cuda.is_available(),
+            report_to="none", disable_tqdm=progress.quiet(), optim="adamw_torch_fused", use_cpu=models.device() == "cpu",
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
             dataloader_num_workers=0)
         trainer = Trainer(model=model, args=args, train_dataset=ds_train, eval_dataset=ds_val,
                           data_collator=DataCollatorWithPadding(tok), compute_metrics=metrics_fn,
-                          callbacks=[_trainer_callback(ckpt_steps, tmp / "checkpoints")])
+                          callbacks=[_trainer_callback(ckpt_steps, tmp / "checkpoints", meter)])
         if progress.quiet():  # no per-step log dicts in tests and in the built book
             from transformers.trainer_callback import PrinterCallback
 

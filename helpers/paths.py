@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
 PARAMS = ROOT / "params"
+MODELS = ROOT / "models"          # weights the book made itself (the pre-trained MLM encoder)
 DATA = ROOT / "data"
 BUILD = ROOT / "_build"
 EXECUTED = BUILD / "executed"

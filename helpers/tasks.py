@@ -283,6 +283,22 @@ def load(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> 
     return df
 
 
+def table_digest(df: pd.DataFrame) -> str:
+    """SHA-256 (16 hex digits) of a task table's content (``text, text_pair, label, split``, row order kept):
+    what identifies a task's data in cache keys.  Editing a file or pointing ``glue_dir`` at another copy
+    changes it; moving the same file does not.  (pandas' row hash uses a fixed key: the same on every machine.)"""
+    import hashlib
+
+    cols = df[["text", "text_pair", "label", "split"]].astype(str)
+    rows = pd.util.hash_pandas_object(cols, index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes() + str(len(df)).encode()).hexdigest()[:16]
+
+
+def data_digest(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> str:
+    """:func:`table_digest` of ``load(name, split_seed, glue_dir)``."""
+    return table_digest(load(name, split_seed=split_seed, glue_dir=glue_dir))
+
+
 def split(df: pd.DataFrame, which: str) -> pd.DataFrame:
     if which not in SPLITS:
         raise ParameterError(f"split={which!r} is not valid; choose one of: {', '.join(SPLITS)}")

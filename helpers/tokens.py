@@ -97,7 +97,10 @@ def corpus_counts(model: str, corpus: str = "mr+imdb") -> np.ndarray:
     spec = models.resolve(model)
     tok = models.load_tokenizer(spec)
     vocab_key = cache.key_of(sorted(tok.get_vocab().items()))
-    key = {"model": spec.identity, "vocab": vocab_key, "corpus": corpus, "code": cache.code_digest("tokens")}
+    # counts depend on the tokenizer alone (vocabulary, class, casing), not on the weights: checkpoints of one
+    # pre-training run, and a model and its fine-tuned runs, share one table
+    key = {"vocab": vocab_key, "tokenizer": type(tok).__name__, "lower": bool(getattr(tok, "do_lower_case", False)),
+           "corpus": corpus, "code": cache.code_digest("tokens")}
     out = cache.artifact_dir("frequency", f"{spec.slug}-{corpus}", key)
     if not cache.is_done(out):
         counts = sum(count_tokens(tok, tasks.load(t).text.tolist()) for t in CORPORA[corpus])

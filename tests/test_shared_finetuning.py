@@ -31,7 +31,8 @@ def test_every_chapter_that_needs_runs_takes_the_finetune_dict():
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
         assert "FinetuneConfig(" not in code, f"{path.name} builds its own FinetuneConfig"
         if re.search(r"F\.finetune\(", code):
-            assert re.search(r"F\.configs_(for|by_task)\(model, tasks, \w+, finetune\)", code), path.name
+            assert re.search(r"F\.configs_(for|by_task)\(model, tasks, \w+, finetune\)", code) or re.search(
+                r"F\.configs_for_models\(model_names, tasks, seeds, finetune\)", code) and "model_names = [model, " in code, path.name
 
 
 @pytest.mark.parametrize("param_file", PARAMETER_SETS, ids=lambda p: p.stem)

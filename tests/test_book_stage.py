@@ -1,0 +1,77 @@
+"""The book's artifact stage: every run the chapters read is built before any notebook executes, and a chapter
+executed with ISOBOOK_NO_TRAINING=1 (as in the book build) fails if it would train, passes once the stage ran."""
+import nbformat as nbf
+import pytest
+
+from helpers import book, finetune as F, paths, progress, run
+
+TINY_FT = {"epochs": 1.0, "batch_size": 16, "max_length": 32, "train_size": 32, "eval_size": 16,
+           "checkpoints": 0, "evals_per_epoch": 1}
+
+
+def test_stage_covers_every_run_every_chapter_resolves():
+    """The stage's runs are exactly the union of the runs the chapters' defaults resolve."""
+    from helpers import checks
+
+    stage = {c for sw in book.artifact_sweeps() for c in sw.configs(sw.models[0]).values()}
+    chapters = set()
+    for doc, v in book.chapter_defaults():
+        seeds = sorted(set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed"))))
+        for m in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
+            chapters |= set(F.configs_for(m, v["tasks"], seeds, v["finetune"]).values())
+    assert chapters and stage == chapters
+    names = {d for d, _ in book.chapter_defaults()}
+    assert {"notebooks/01_finetuning", "notebooks/02_isotropy", "notebooks/07_during_finetuning"} <= names
+    assert "notebooks/00_models_and_data" not in names          # declares no seed: it trains nothing
+
+
+@pytest.fixture
+def training_chapter(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "EXECUTED", tmp_path / "executed")
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbf.v4.new_code_cell(f"model = 'minilm'\ntasks = ['mr']\nseed = 0\nfinetune = {TINY_FT!r}")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbf.v4.new_code_cell(
+        "from helpers import finetune as F\n"
+        "runs = {t: F.finetune(cfg) for t, cfg in F.configs_by_task(model, tasks, seed, finetune).items()}\n"
+        "print('accuracy', runs['mr'].metrics['test']['accuracy'])")]
+    path = tmp_path / "41_tiny_training.ipynb"
+    nbf.write(nb, path)
+    return path
+
+
+def test_chapter_reads_prebuilt_runs_and_never_trains(training_chapter, tmp_cache, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setenv(F.NO_TRAINING, "1")
+    with pytest.raises(pm.PapermillExecutionError, match="artifact stage"):
+        run.execute(training_chapter)                      # nothing built: the chapter would train, and is refused
+    lines = []
+    assert book.build_artifacts(notebooks=[str(training_chapter)], say=lines.append)
+    assert any("1 fine-tuning run(s)" in line for line in lines) and lines[-1].startswith("[book artifacts] done")
+    out = run.execute(training_chapter)                    # same environment: it reads the run, trains nothing
+    assert "accuracy" in nbf.read(out, as_version=4).cells[-1].outputs[0]["text"]
+    lines.clear()
+    assert book.build_artifacts(notebooks=[str(training_chapter)], say=lines.append)
+    assert any("0 step(s) to run, 1 already done" in line for line in lines)
+
+
+def test_meter_prints_a_line_every_tenth_with_rates_and_time_left():
+    lines, t = [], [0.0]
+    meter = progress.Meter("finetune x", 95, {"examples": 16, "tokens": 400}, out=lines.append, clock=lambda: t[0])
+    meter.start()
+    for step in range(1, 96):
+        t[0] += 0.5
+        meter.step(step)
+    assert len(lines) == 1 + 10                           # start, every 10 steps (9 lines) and the last one
+    assert lines[1] == "[finetune x] step 10/95 (11%) | 32 examples/s | 800 tokens/s | elapsed 5s, about 42s left"
+    assert lines[-1].startswith("[finetune x] step 95/95 (100%)") and lines[-1].endswith("about 0s left")
+
+
+def test_refusal_names_the_run_and_the_stage(monkeypatch):
+    monkeypatch.setenv(F.NO_TRAINING, "1")
+    with pytest.raises(RuntimeError, match="run xyz is not in the cache.*artifact stage"):
+        F.refuse_training_if_prebuilt("run xyz")
+    monkeypatch.setenv(F.NO_TRAINING, "0")
+    F.refuse_training_if_prebuilt("run xyz")
