@@ -43,9 +43,9 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
     spec = models.resolve(model)
     tspec = tasks.spec(task)
     df = tasks.load(task, split_seed=split_seed, glue_dir=glue_dir)
-    key = {"model": spec.identity, "task": task, "layer": layer, "data": tasks.table_digest(df),
+    key = {"model": spec.identity, "task": tasks.key_name(task), "layer": layer, "data": tasks.table_digest(df),
            "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "code": cache.code_digest("baseline")}
-    final = cache.artifact_dir("baseline", f"{spec.slug}-{task}", key)
+    final = cache.artifact_dir("baseline", f"{spec.slug}-{tasks.slug(task)}", key)
     if cache.is_done(final):
         return json.loads((final / "result.json").read_text())
     from sklearn.linear_model import LogisticRegression, Ridge

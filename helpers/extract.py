@@ -105,10 +105,10 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
     if max_length > limit:
         raise checks.ParameterError(f"max_length={max_length} is above the model's limit; it must be <= {limit}")
 
-    spec = {"ident": ident, "task": task, "split": split, "n_sentences": n_sentences, "sample_seed": sample_seed,
+    spec = {"ident": ident, "task": tasks.key_name(task), "split": split, "n_sentences": n_sentences, "sample_seed": sample_seed,
             "max_length": max_length, "split_seed": split_seed, "frequency_corpus": frequency_corpus,
             "data": tasks.table_digest(df), "code": cache.code_digest("extract")}
-    final = cache.artifact_dir("extract", f"{label}-{task}", spec)
+    final = cache.artifact_dir("extract", f"{label}-{tasks.slug(task)}", spec)
     if cache.is_done(final):
         return Extraction(final, json.loads((final / "meta.json").read_text()))
 

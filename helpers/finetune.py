@@ -62,6 +62,7 @@ class FinetuneConfig:
         d = asdict(self)
         d.pop("glue_dir")
         d["model"] = model_spec.identity
+        d["task"] = tasks.key_name(self.task)
         return {"config": d, "data": tasks.data_digest(self.task, self.split_seed, self.glue_dir),
                 "code": cache.code_digest("finetune")}
 
@@ -175,7 +176,8 @@ def configs_for(model: str, tasks_, seeds, finetune: dict | None = None) -> dict
     settings = check_settings(finetune)
     names, seed_list = checks.as_list(tasks_), checks.as_list(seeds)
     if not names:
-        raise checks.ParameterError(f"tasks={tasks_!r} is not valid; name at least one of: {', '.join(tasks.TASKS)}")
+        raise checks.ParameterError(f"tasks={tasks_!r} is not valid; name at least one of: {', '.join(tasks.TASKS)} "
+                                    f"(or a file of labelled sentences, or hf:NAME)")
     if (not seed_list or not all(isinstance(x, int) and not isinstance(x, bool) for x in seed_list)
             or len(set(seed_list)) < len(seed_list)):
         raise checks.ParameterError(f"seeds={seeds!r} is not valid; it must be a non-empty list of distinct integers")
@@ -250,7 +252,7 @@ def load(path: Path) -> FinetuneRun:
 
 def run_dir(cfg: FinetuneConfig, mspec: models.ModelSpec | None = None) -> Path:
     mspec = mspec or models.resolve(cfg.model)
-    return cache.artifact_dir("finetune", f"{mspec.slug}-{cfg.task}", cfg.key_spec(mspec))
+    return cache.artifact_dir("finetune", f"{mspec.slug}-{tasks.slug(cfg.task)}", cfg.key_spec(mspec))
 
 
 def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:

@@ -17,6 +17,13 @@ Offline tasks (installed from PyPI, no network):
                 label 1 = shifted.  Seeded and deterministic.
 These sources ship without splits; rows are split 80/10/10 per label with ``split_seed``.
 
+Your own data: a path to a CSV, TSV, JSON Lines or Parquet file with columns ``text``, optional ``text_pair``,
+``label`` (integers: classes; floats: a regression score, scored like STS-B) and optional ``split`` (train /
+validation / test; absent: seeded stratified 80/10/10).  Checked when named, before any heavy work: every
+error names the file, the column and what was expected.  ``hf:NAME[:CONFIG]``: a dataset on the hub through
+``datasets.load_dataset`` (online; columns guessed from the GLUE-style schemas and stated in its description).
+Artifacts built from any task are keyed by a digest of its loaded table (:func:`data_digest`): content, not path.
+
 Online tasks (GLUE through ``datasets``, or from a local copy of GLUE's TSV files via ``glue_dir``):
     ``sst2 mrpc cola rte qnli mnli qqp stsb``.  GLUE's test labels are hidden, so our ``test`` split
     is GLUE's validation set (``validation_matched`` for MNLI) and our ``validation`` split is a
@@ -98,10 +105,239 @@ class TaskUnavailableError(RuntimeError):
     """The task's data cannot be had on this machine; the message says what to do."""
 
 
+FILE_FORMATS = {".csv": "CSV", ".tsv": "TSV", ".jsonl": "JSON Lines", ".json": "JSON Lines", ".parquet": "Parquet"}
+"""A task can be a file of the user's own labelled sentences (see :func:`load_file`)."""
+FILE_COLUMNS = ("text", "text_pair", "label", "split")
+
+
+def is_file_task(name) -> bool:
+    return isinstance(name, str) and Path(name).suffix.lower() in FILE_FORMATS
+
+
+def is_hub_task(name) -> bool:
+    return isinstance(name, str) and name.startswith("hf:")
+
+
 def spec(name: str) -> TaskSpec:
-    if name not in TASKS:
-        raise ParameterError(f"task={name!r} is not valid; choose one of: {', '.join(TASKS)}")
-    return TASKS[name]
+    """The task's spec: a registered name, a file of labelled sentences (``.csv .tsv .jsonl .json .parquet``;
+    read and checked here, before any heavy work) or ``hf:NAME[:CONFIG]`` (a hub dataset, online)."""
+    if isinstance(name, str) and name in TASKS:
+        return TASKS[name]
+    if is_file_task(name):
+        return _file_spec(str(name))
+    if is_hub_task(name):
+        return _hub_spec(name)
+    raise ParameterError(f"task={name!r} is not valid; choose one of: {', '.join(TASKS)}, a file of labelled sentences "
+                         f"({', '.join(FILE_FORMATS)}; columns text, label, optional text_pair and split) or hf:NAME[:CONFIG]")
+
+
+def slug(name: str) -> str:
+    """The task's name in artifact directory names: the registered name, a file's stem, a hub id."""
+    return Path(name).stem if is_file_task(name) else str(name).replace("hf:", "hf-").replace("/", "-").replace(":", "-")
+
+
+def key_name(name: str) -> str:
+    """The task's name in artifact keys: registered and hub names as they are; ``file`` for a file task (its
+    content is in the key through :func:`data_digest`, so moving the file keeps its artifacts)."""
+    return "file" if is_file_task(name) else str(name)
+
+
+# ----------------------------------------------------------------------------- the user's own files
+def _read_table(path: Path) -> pd.DataFrame:
+    fmt = FILE_FORMATS[path.suffix.lower()]
+    try:
+        if fmt == "CSV":
+            return pd.read_csv(path, keep_default_na=True)
+        if fmt == "TSV":
+            return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=True)
+        if fmt == "JSON Lines":
+            return pd.read_json(path, lines=True)
+        return pd.read_parquet(path)
+    except Exception as e:      # a parser error, a binary file, a missing engine
+        raise ParameterError(f"task={str(path)!r}: the file cannot be read as {fmt} ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}); expected a {fmt} file with columns "
+                             f"text, label (optional: text_pair, split)") from None
+
+
+def _check_table(path: str, df: pd.DataFrame) -> tuple[pd.DataFrame, bool, tuple]:
+    """The file's table checked column by column; returns (table with integer or float labels, regression,
+    label names).  Every error names the file, the column and what was expected."""
+    where = f"task={path!r}"
+    missing = [c for c in ("text", "label") if c not in df.columns]
+    if missing:
+        raise ParameterError(f"{where}: missing column(s) {', '.join(missing)}; the file has {', '.join(map(str, df.columns))} "
+                             f"(expected text, label; optional text_pair, split)")
+    if len(df) == 0:
+        raise ParameterError(f"{where}: the file has no rows")
+    text = df.text
+    bad = text.isna() | (text.astype(str).str.strip() == "")
+    if bad.any():
+        raise ParameterError(f"{where}: column 'text' is empty in {int(bad.sum())} row(s) (first: row {int(np.flatnonzero(bad)[0])}); "
+                             f"every row needs a sentence")
+    if "text_pair" in df.columns:
+        tp = df.text_pair
+        if tp.isna().any() or (tp.astype(str).str.strip() == "").any():
+            raise ParameterError(f"{where}: column 'text_pair' is empty in some rows; give every row its second sentence or drop the column")
+    label = pd.to_numeric(df.label, errors="coerce")
+    bad = label.isna()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"{where}: column 'label' has {int(bad.sum())} missing or non-numeric value(s) (first: row {first}, "
+                             f"{df.label.iloc[first]!r}); expected integers (classes) or floats (a regression score)")
+    integral = bool(np.all(np.isclose(label, np.round(label)))) and df.label.dtype.kind != "f"
+    names: tuple = ()
+    if integral:
+        values = np.sort(label.unique())
+        if len(values) < 2:
+            raise ParameterError(f"{where}: column 'label' has one class only ({values[0]:g}); a classification task needs two or more")
+        names = tuple(str(int(v)) for v in values)
+        label = label.map({v: i for i, v in enumerate(values)}).astype(int)
+    else:
+        if label.nunique() < 2:
+            raise ParameterError(f"{where}: column 'label' is constant; a regression task needs varying scores")
+        label = label.astype(float)
+    out = pd.DataFrame({"text": text.astype(str).values,
+                        "text_pair": df.text_pair.astype(str).values if "text_pair" in df.columns else None,
+                        "label": label.values})
+    if "split" in df.columns:
+        sp = df.split.astype(str).str.strip().str.lower()
+        unknown = sorted(set(sp) - set(SPLITS))
+        if unknown:
+            raise ParameterError(f"{where}: column 'split' has value(s) {unknown}; expected {', '.join(SPLITS)}")
+        empty = [x for x in SPLITS if not (sp == x).any()]
+        if empty:
+            raise ParameterError(f"{where}: column 'split' has no row for {', '.join(empty)}; every split needs rows "
+                                 f"(or drop the column for a seeded 80/10/10 split)")
+        out["split"] = sp.values
+    return out, not integral, names
+
+
+@lru_cache(maxsize=16)
+def _file_table(path: str, mtime: float, size: int) -> tuple[pd.DataFrame, bool, tuple]:
+    p = Path(path)
+    return _check_table(path, _read_table(p))
+
+
+def _file(path: str) -> tuple[pd.DataFrame, bool, tuple]:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ParameterError(f"task={path!r}: no such file (a task file is {', '.join(FILE_FORMATS)} with columns "
+                             f"text, label, optional text_pair and split)")
+    st = p.stat()
+    df, regression, names = _file_table(str(p.resolve()), st.st_mtime, st.st_size)
+    return df.copy(), regression, names
+
+
+def _file_spec(path: str) -> TaskSpec:
+    df, regression, names = _file(path)
+    pair = "text_pair" in df.columns and df.text_pair.notna().any()
+    if regression:
+        return TaskSpec(path, f"your file {Path(path).name} (regression, {len(df)} rows)", 1, pair=pair, regression=True,
+                        metrics=("pearson", "spearman"))
+    return TaskSpec(path, f"your file {Path(path).name} ({len(names)} classes, {len(df)} rows)", len(names), pair=pair,
+                    label_names=names)
+
+
+def load_file(path: str, split_seed: int = 0) -> pd.DataFrame:
+    """A file of labelled sentences as a task table: columns ``text``, optional ``text_pair``, ``label``
+    (integers: classes, re-indexed 0..K-1 in sorted order; floats: a regression score) and optional ``split``
+    (train / validation / test; absent: seeded stratified 80/10/10 as for the offline tasks)."""
+    df, regression, _ = _file(path)
+    if "split" not in df.columns:
+        df["split"] = stratified_split(df.label.values, seed=split_seed)
+    for sp in SPLITS:
+        if not (df.split == sp).any():
+            raise ParameterError(f"task={path!r}: the {sp} split has no rows ({len(df)} rows in all); give the file more rows")
+    return df
+
+
+# ----------------------------------------------------------------------------- hub datasets (online)
+_HUB_TEXT = ("text", "sentence", "sentence1", "question", "premise", "question1")
+_HUB_PAIR = ("text_pair", "sentence2", "hypothesis", "question2")
+_HUB_LABEL = ("label", "labels", "score")
+
+
+def _hub_name(name: str) -> tuple[str, str | None]:
+    parts = name[3:].split(":")
+    if not parts[0] or len(parts) > 2:
+        raise ParameterError(f"task={name!r} is not valid; a hub task is hf:NAME or hf:NAME:CONFIG")
+    return parts[0], (parts[1] if len(parts) == 2 else None)
+
+
+def hub_frames_from_datasets(name: str, ds) -> dict[str, pd.DataFrame]:
+    """Map a hub ``DatasetDict`` to our columns, guessing the text / pair / label columns from the GLUE-style
+    schemas (``text`` or ``sentence``/``sentence1``/``question``/``premise``; ``sentence2``/``hypothesis``;
+    ``label``/``score``): {'train': df, 'validation': df?, 'test': df?}; test splits with hidden labels (-1)
+    are dropped."""
+    cols = list(ds["train"].features)
+    a = next((c for c in _HUB_TEXT if c in cols), None)
+    b = next((c for c in _HUB_PAIR if c in cols), None)
+    y = next((c for c in _HUB_LABEL if c in cols), None)
+    if a is None or y is None:
+        raise ParameterError(f"task={name!r}: cannot tell the text and label columns of {cols}; expected one of "
+                             f"{', '.join(_HUB_TEXT)} and one of {', '.join(_HUB_LABEL)}")
+    out = {}
+    for split in ("train", "validation", "test"):
+        if split in ds:
+            d = ds[split].to_pandas()
+            frame = pd.DataFrame({"text": d[a].values, "text_pair": d[b].values if b else None, "label": d[y].values})
+            if not (split == "test" and (frame.label < 0).all()):
+                out[split] = frame
+    out["_columns"] = pd.DataFrame({"role": ["text", "text_pair", "label"], "column": [a, b, y]})
+    return out
+
+
+@lru_cache(maxsize=8)
+def _hub_spec(name: str) -> TaskSpec:
+    """A hub task's spec from its data (classes or regression, pair or not, the columns used)."""
+    parts = _hub_parts(name)
+    cols = dict(zip(parts["_columns"].role, parts["_columns"].column))
+    labels = parts["train"].label
+    hub, cfg = _hub_name(name)
+    desc = (f"hub dataset {hub}" + (f" ({cfg})" if cfg else "") + f"; columns text={cols['text']}"
+            + (f", text_pair={cols['text_pair']}" if cols["text_pair"] else "") + f", label={cols['label']} (guessed)")
+    if labels.dtype.kind == "f":
+        return TaskSpec(name, desc, 1, pair=bool(cols["text_pair"]), regression=True, metrics=("pearson", "spearman"), online=True)
+    return TaskSpec(name, desc, int(labels.max()) + 1, pair=bool(cols["text_pair"]), online=True)
+
+
+def _hub_task(name: str, split_seed: int) -> pd.DataFrame:
+    parts = _hub_parts(name)
+    return finish_hub(name, {k: v for k, v in parts.items() if not k.startswith("_")}, split_seed)
+
+
+def _hub_parts(name: str) -> dict:
+    from .models import _hub_reachable
+
+    hub, cfg = _hub_name(name)
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    if offline or not _hub_reachable():
+        raise TaskUnavailableError(
+            f"task={name!r} is a hub dataset, loaded with `datasets`, and this machine is offline (or HF_HUB_OFFLINE=1). "
+            f"Use an offline task ({', '.join(OFFLINE)}), a local file of labelled sentences, or run with internet access.")
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(hub, cfg)
+    except Exception as e:
+        raise TaskUnavailableError(f"task={name!r}: could not load {hub} from the hub ({type(e).__name__}: {e})") from None
+    return hub_frames_from_datasets(name, ds)
+
+
+def finish_hub(name: str, parts: dict[str, pd.DataFrame], split_seed: int) -> pd.DataFrame:
+    """Our splits from a hub dataset's: its test split when labelled, else its validation split, is our test;
+    a seeded 10% of its train split our validation (as for GLUE)."""
+    train = parts["train"].copy()
+    test = parts.get("test", parts.get("validation"))
+    if test is None:
+        train["split"] = stratified_split(train.label.values, seed=split_seed)
+        df = train
+    else:
+        train["split"] = stratified_split(train.label.values, (0.9, 0.1), seed=split_seed)
+        test = test.copy()
+        test["split"] = "test"
+        df = pd.concat([train, test], ignore_index=True)
+    return df
 
 
 # ----------------------------------------------------------------------------- offline sources
@@ -269,7 +505,12 @@ def _finish_glue(name: str, parts: dict[str, pd.DataFrame], split_seed: int) -> 
 def load(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> pd.DataFrame:
     """The task's examples with columns ``text, text_pair, label, split`` (see module doc)."""
     s = spec(name)
-    if s.online:
+    if is_file_task(name):
+        df = load_file(name, split_seed)
+    elif is_hub_task(name):
+        df = _hub_task(name, split_seed)
+        df["label"] = df.label.astype(float if df.label.dtype.kind == "f" else int)
+    elif s.online:
         glue_dir = glue_dir or os.environ.get("GLUE_DIR")
         parts = _glue_from_tsv(name, Path(glue_dir)) if glue_dir else _glue_from_hub(name)
         df = _finish_glue(name, parts, split_seed)
@@ -278,6 +519,8 @@ def load(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> 
         df["text_pair"] = None
         df["label"] = df.label.astype(int)
         df["split"] = stratified_split(df.label.values, seed=split_seed)
+    if "text_pair" not in df.columns:
+        df["text_pair"] = None
     df = df[["text", "text_pair", "label", "split"]].reset_index(drop=True)
     df.attrs["task"] = name
     return df

@@ -76,7 +76,7 @@ def test_interrupted_run_leaves_nothing_marked_done(tmp_cache, monkeypatch):
             if state.global_step == 2:
                 raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(F, "_trainer_callback", lambda steps, out: Boom())
+    monkeypatch.setattr(F, "_trainer_callback", lambda steps, out, meter=None: Boom())
     cfg = {**TINY, "epochs": 1.0}
     with pytest.raises(KeyboardInterrupt):
         F.finetune(**cfg)

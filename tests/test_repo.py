@@ -70,3 +70,25 @@ def test_ledger_takes_the_enhancement_chapters_parameters_whole():
     p06 = run.notebook_parameters(paths.NOTEBOOKS / "06_claims_ledger.ipynb")
     assert {k: v["default"] if isinstance(v, dict) else v for k, v in p05.items()} == \
            {k: v["default"] if isinstance(v, dict) else v for k, v in p06.items()}
+
+
+def test_publishing_workflow_builds_with_make_book_and_deploys_pages():
+    """The GitHub Pages workflow: `make book`, then _build/html uploaded and deployed (parsed, not run)."""
+    wf = yaml.safe_load((paths.ROOT / ".github" / "workflows" / "book.yml").read_text())
+    on = wf.get("on", wf.get(True))                        # YAML 1.1 reads a bare `on` key as True
+    assert "push" in on and wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    runs = [s.get("run", "") for s in build["steps"]]
+    assert "make book" in runs
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert deploy["needs"] == "build" and any(s.get("uses", "").startswith("actions/deploy-pages") for s in deploy["steps"])
+    assert build["timeout-minutes"] <= 90
+
+
+def test_citation_cites_the_paper_and_the_book():
+    cff = yaml.safe_load((paths.ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"].startswith("1.2") and cff["title"] and cff["license"]
+    paper = cff["preferred-citation"]
+    assert "Geometry of Embedding Space" in paper["title"] and {a["family-names"] for a in paper["authors"]} == {"Rajaee", "Pilehvar"}
+    assert (paths.ROOT / "LICENSE").read_text().startswith("MIT License")
