@@ -3,7 +3,7 @@
 Protocols (the paper's exact ones are not retrievable; these are the project's stated choices):
 
 * **Clusters**: k-means (scikit-learn, ``n_init=4``, seeded) on the raw embeddings of a layer; agreement of
-  the clusters with a token label by the adjusted Rand index and normalised mutual information; how well a
+  the clusters with a token label (a regression task's sentence score as its quintile) by the adjusted Rand index and normalised mutual information; how well a
   label separates the space by the silhouette score of the label itself (Euclidean, seeded subsample).
 * **Probes**: logistic regression on standardised embeddings, trained and tested on a seeded split *by
   sentence* (no sentence on both sides), reporting held-out accuracy and the majority-class accuracy.
@@ -40,7 +40,11 @@ def label_column(tokens: pd.DataFrame, name: str) -> np.ndarray:
     """A label column of a token table, with a clear error for unknown names."""
     if name not in tokens.columns or name in ("sentence", "position", "token_id"):
         raise ParameterError(f"label={name!r} is not a label column; choose one of: {', '.join(LABELS)}")
-    return tokens[name].to_numpy()
+    values = tokens[name].to_numpy()
+    if name == "label" and values.dtype.kind == "f" and len(np.unique(values)) > 10:
+        # a regression task's score: its quintile, so that clusters and probes can be compared with it
+        values = pd.qcut(values, 5, labels=False, duplicates="drop").astype(int)
+    return values
 
 
 def subsample(n: int, max_n: int | None, seed: int) -> np.ndarray:
