@@ -144,7 +144,7 @@ def facts(traj: pd.DataFrame, collapse_cosine: float = 0.9) -> dict:
     mlm = traj[traj.model == "mlm"]
     piv = mlm.pivot_table(index=["fraction", "layer"], columns="metric", values="value")
     layers = sorted(mlm.layer.unique())
-    upper = [l for l in layers if l >= 2]
+    upper = [l for l in layers if l >= 2] or layers[1:]      # "every layer above the first" (all for a 1-layer model)
     final = piv.loc[1.0]
     cos_upper = piv["average cosine"].unstack("layer")[upper].min(axis=1)     # per checkpoint: least collapsed upper layer
     collapsed = [f for f, v in cos_upper.items() if v > collapse_cosine]

@@ -1,4 +1,4 @@
-"""A researcher's own labelled sentences through chapters 01-06 with one parameter (`tasks`): a generated CSV
+"""A researcher's own labelled sentences through chapters 00-06 with one parameter (`tasks`): a generated CSV
 of a classification task and one of a regression task, on small budgets."""
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 
 from helpers import paths, run
 
-CHAPTERS = ["01", "02", "03", "04", "05", "06"]
+CHAPTERS = ["00", "01", "02", "03", "04", "05", "06"]
 SMALL = {"seeds": [0, 1, 2], "seed": 0, "more_models": [], "n_sentences": 40, "n_train_sentences": 40,
          "samples_per_seed": 1, "k_clusters": 4, "n_clusters": 4, "map_points": 200, "ks": [0, 1, 2],
          "methods": ["ZM", "Clustering+ZM", "ABTT"], "max_fit_tokens": 3000, "extract_max_length": 32,
@@ -30,7 +30,7 @@ def _own_file(path, regression: bool):
 
 
 @pytest.mark.parametrize("kind", ["classification", "regression"])
-def test_own_csv_runs_through_chapters_01_to_06(kind, tmp_path, tmp_cache, monkeypatch):
+def test_own_csv_runs_through_chapters_00_to_06(kind, tmp_path, tmp_cache, monkeypatch):
     monkeypatch.setattr(paths, "EXECUTED", tmp_path / "executed")
     f = _own_file(tmp_path / f"own-{kind}.csv", kind == "regression")
     for nb in CHAPTERS:

@@ -146,3 +146,28 @@ def test_shipped_model_is_an_ordinary_checkpoint_past_the_floor():
     assert spec.identity.startswith("mlm:") and f"{rec['tokens_seen']:,}" in spec.card["training"]
     sizes = sum(f.stat().st_size for f in mlm.SHIPPED.rglob("*") if f.is_file())
     assert sizes < 100e6
+
+
+def test_ship_and_the_pretraining_chapters_measurements_on_a_tiny_run(tmp_path, monkeypatch):
+    """helpers.mlm on a tiny finished run: shipped (float16 checkpoints, the initialisation regenerated bit for
+    bit), then the per-layer trajectory, the facts and the sentences of the pre-training chapter."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    monkeypatch.setenv("ISOBOOK_CACHE", str(tmp_path / "cache"))
+    run = P.pretrain(**TINY, say=lambda s: None)
+    dest = mlm.ship(run, dest=tmp_path / "models" / "mlm")
+    assert (dest / "model.safetensors").is_file() and not (dest / "checkpoints" / "frac-0.0000").exists()
+    half = BertForMaskedLM.from_pretrained(str(dest / "checkpoints" / "frac-0.3000"), local_files_only=True)
+    assert half.bert.embeddings.word_embeddings.weight.dtype == torch.float16
+    init = BertForMaskedLM.from_pretrained(str(mlm.initialisation_dir(dest)), local_files_only=True)
+    first = BertForMaskedLM.from_pretrained(str(run.checkpoints[0][1]), local_files_only=True)
+    assert all(torch.equal(a, b) for a, b in zip(init.state_dict().values(), first.state_dict().values()))
+    assert [f for f, _ in mlm.checkpoint_dirs(dest)] == [0.0, 0.1, 0.3, 0.6, 1.0]
+    traj = mlm.trajectory(n_sentences=12, max_length=32, reference=None, dest=dest)
+    assert set(traj.metric) == set(mlm.TRAJECTORY_METRICS) and set(traj.layer) == {0, 1}
+    assert sorted(traj.fraction.unique()) == [0.0, 0.1, 0.3, 0.6, 1.0]
+    f = mlm.facts(traj)
+    lines = mlm.summary_lines(f)
+    assert len(lines) == 4 and all(line.startswith("**") for line in lines)
+    assert mlm.heldout_curve(dest).heldout_accuracy.between(0, 1).all()
