@@ -30,17 +30,7 @@ import numpy as np
 import torch
 
 
-def matmul_peak(sizes=(1024, 2048, 3072), repeats=5) -> float:
-    """Best float32 FLOP/s of ``torch.mm`` on square matrices (the machine's reachable peak)."""
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            torch.mm(a, b)
-        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t0))
-    return best
+from peak import matmul_peak  # noqa: E402  (benchmarks/peak.py: run as a script, its folder is on sys.path)
 
 
 def batches_of_default_run(n_steps: int):
