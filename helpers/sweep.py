@@ -179,6 +179,7 @@ def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:
 
     torch.set_num_threads(threads)
     os.environ["ISOBOOK_QUIET"] = "1"     # on any cluster: no progress bars from the workers
+    os.environ.pop(F.NO_TRAINING, None)   # a sweep step is where runs are built (the book's artifact stage)
     t0 = time.time()
     run = F.finetune(cfg)
     artifacts = [str(run.path)]
