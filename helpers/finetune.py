@@ -55,15 +55,17 @@ class FinetuneConfig:
     nproc: int = 1                     # processes (GPUs) of one run; above 1 it is launched with torchrun and
                                        # batch_size stays the global batch (batch_size / nproc per device)
 
-    def key_spec(self, model_spec: models.ModelSpec) -> dict:
+    def key_spec(self, model_spec: models.ModelSpec, table: pd.DataFrame | None = None) -> dict:
         """The run's identity: its settings, the model's identity, the **content** of its data (a digest of the
         task's loaded table, so two different copies of a task never share a run, and the same data under
-        another path or ``glue_dir`` does) and the code's digest."""
+        another path or ``glue_dir`` does) and the code's digest.  ``table``: the task's loaded table, when the
+        caller has it (else it is loaded here)."""
         d = asdict(self)
         d.pop("glue_dir")
         d["model"] = model_spec.identity
         d["task"] = tasks.key_name(self.task)
-        return {"config": d, "data": tasks.data_digest(self.task, self.split_seed, self.glue_dir),
+        data = tasks.table_digest(table) if table is not None else tasks.data_digest(self.task, self.split_seed, self.glue_dir)
+        return {"config": d, "data": data,
                 "code": cache.code_digest("finetune")}
 
     @property
@@ -250,16 +252,16 @@ def load(path: Path) -> FinetuneRun:
     return FinetuneRun(path, metrics["config"], metrics, pd.read_csv(path / "log.csv"))
 
 
-def run_dir(cfg: FinetuneConfig, mspec: models.ModelSpec | None = None) -> Path:
+def run_dir(cfg: FinetuneConfig, mspec: models.ModelSpec | None = None, table: pd.DataFrame | None = None) -> Path:
     mspec = mspec or models.resolve(cfg.model)
-    return cache.artifact_dir("finetune", f"{mspec.slug}-{tasks.slug(cfg.task)}", cfg.key_spec(mspec))
+    return cache.artifact_dir("finetune", f"{mspec.slug}-{tasks.slug(cfg.task)}", cfg.key_spec(mspec, table))
 
 
 def finetune(cfg: FinetuneConfig | None = None, **overrides) -> FinetuneRun:
     """Fine-tune (or load the cached run) and return it; see the module doc for the artifact."""
     cfg = FinetuneConfig(**{**asdict(cfg or FinetuneConfig()), **overrides})
     mspec, tspec, df = validate(cfg)
-    final = run_dir(cfg, mspec)
+    final = run_dir(cfg, mspec, df)
     if cache.is_done(final):
         return load(final)
     refuse_training_if_prebuilt(f"fine-tuning run {final.name}")
@@ -357,7 +359,7 @@ def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
     mean_tokens = float(np.mean(ds_train["length"])) if len(ds_train) else 0.0
     meter = progress.Meter(f"finetune {cfg.model} {cfg.task} seed {cfg.seed}", total,
                            {"examples": cfg.batch_size, "tokens": cfg.batch_size * mean_tokens})
-    with (cache.building(final, cfg.key_spec(mspec)) if rank == 0 else _scratch()) as tmp:
+    with (cache.building(final, cfg.key_spec(mspec, df)) if rank == 0 else _scratch()) as tmp:
         model = models.load_classifier(mspec, tspec.num_labels, tspec.regression)
         args = TrainingArguments(
             output_dir=str(tmp / "trainer"), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
@@ -427,7 +429,7 @@ def main(argv=None) -> int:
 
     cfg = FinetuneConfig(**json.loads((argv or sys.argv[1:])[0]))
     mspec, tspec, df = validate(cfg)
-    _train(cfg, mspec, tspec, df, run_dir(cfg, mspec))
+    _train(cfg, mspec, tspec, df, run_dir(cfg, mspec, df))
     return 0
 
 

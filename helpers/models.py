@@ -13,6 +13,7 @@ trusted and pickled ``.bin`` weights are never loaded.
 """
 from __future__ import annotations
 
+import functools
 import importlib.metadata as md
 import importlib.util
 import os
@@ -92,12 +93,19 @@ def minilm_dir() -> Path:
 
 def weights_digest(directory) -> str:
     """SHA-256 (16 hex digits) of a model directory's ``*.safetensors`` files: what identifies local weights
-    in cache keys (moving or copying the directory keeps it; new weights under the same path change it)."""
+    in cache keys (moving or copying the directory keeps it; new weights under the same path change it).
+    Hashed once per process for each state of the files (path, size, modification time)."""
+    files = sorted(Path(directory).resolve().glob("*.safetensors"))
+    return _files_digest(tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=64)
+def _files_digest(files: tuple) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for f in sorted(Path(directory).glob("*.safetensors")):
-        with open(f, "rb") as fh:
+    for name, _, _ in files:
+        with open(name, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 22), b""):
                 h.update(chunk)
     return h.hexdigest()[:16]
