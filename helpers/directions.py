@@ -8,7 +8,7 @@ with mu and u_1..u_k the mean and the top principal directions of the training t
 kept, so k = 0 is the identity and the effect measured is that of the directions alone (all-but-the-top,
 Mu & Viswanath 2018, would also subtract the mean).
 
-Effects measured (paper-spec sections 2.7-2.8, PROPOSAL protocol):
+Effects measured (book/methods.md):
 (a) the fine-tuned model's own task score when the directions, fitted on last-layer training tokens, are
     projected out of the last hidden states that feed its classification head;
 (b) fresh linear probes (sentence label, token type) trained on the processed training tokens;
@@ -191,20 +191,36 @@ def removal_control_probes(fit_X, fit_tokens: pd.DataFrame, test_X, test_tokens:
     return pd.DataFrame(rows)
 
 
+CROSS_TASK = "fine-tuned on another task"
+"""The state of C4's cross-task control: the encoder fine-tuned on another task of the run (same seed), measured
+on this task's sentences and labels."""
+
+
 def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int = 400, extract_max_length: int = 128,
                     ks=C4_KS, layer: int = -1) -> pd.DataFrame:
     """Claim C4's measurements for fine-tuning configurations ``{(task, seed): FinetuneConfig}``: per replicate
     (run s, validation and test samples seeded by s) and state, :func:`removal_control_probes` of the sentence
-    label at ``layer`` (-1: the last), fitted on validation-split tokens, measured on test-split tokens.  Columns:
-    task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
+    label at ``layer`` (-1: the last), fitted on validation-split tokens, measured on test-split tokens.  With two
+    or more tasks, also state :data:`CROSS_TASK`: the run of the next task (same seed) on this task's sentences,
+    so that "fine-tuning put *this* task in the top direction" is told apart from "any fine-tuning puts some
+    label there".  Columns: task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
     from . import cache, finetune as F
-    from .extract import replicate_extractions
+    from .extract import check_aligned, extract, replicate_extractions, replicate_sample_seed
 
+    task_order = list(dict.fromkeys(t for t, _ in configs))
     frames = []
     for (t, s), cfg in configs.items():
         ex = replicate_extractions(cfg, F.finetune(cfg), {"validation": n_fit_sentences, "test": n_sentences},
                                    extract_max_length)
-        for state in ("pre-trained", "fine-tuned"):
+        others = [u for u in task_order[task_order.index(t) + 1:] + task_order[:task_order.index(t)] if (u, s) in configs]
+        if others:
+            run_u = F.finetune(configs[others[0], s])
+            for part, n in (("validation", n_fit_sentences), ("test", n_sentences)):
+                ex[CROSS_TASK, part] = extract(run_u, task=cfg.task, split=part, n_sentences=n,
+                                               sample_seed=replicate_sample_seed(s), max_length=extract_max_length,
+                                               **cfg.data)
+                check_aligned(ex["fine-tuned", part], ex[CROSS_TASK, part])
+        for state in ("pre-trained", "fine-tuned", *([CROSS_TASK] if others else [])):
             fit, test = ex[state, "validation"], ex[state, "test"]
             li = layer if layer >= 0 else fit.n_layers + 1 + layer
             spec = {"fit": fit.path.name, "test": test.path.name, "ks": list(ks), "layer": li, "seed": s,

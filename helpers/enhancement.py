@@ -1,4 +1,4 @@
-"""Isotropy enhancement on real extractions (paper-spec sections 2.4-2.5; claims C5-C7).
+"""Isotropy enhancement on real extractions (book/methods.md; claims C5-C7).
 
 Protocol (the paper's own is not retrievable; these are the book's stated choices):
 
@@ -32,7 +32,7 @@ from . import cache, checks, geometry, progress, structure, tasks, transforms
 from .extract import Extraction
 
 ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
-NORMS = geometry.NORMS   # I(W) moves with both (paper-spec section 6)
+NORMS = geometry.NORMS   # I(W) moves with both (book/methods.md)
 CONTROL = "random partitions"
 
 
@@ -273,6 +273,20 @@ def head_without_retraining(run, train: Extraction, task: str, texts, labels, me
         texts=cache.key_of(list(texts))), compute)
 
 
+def direction_counts(test: Extraction) -> pd.DataFrame:
+    """Counts of dominant directions (:func:`helpers.geometry.dominant_directions`) of the unprocessed tokens
+    at every layer (columns: layer, criterion, value), cached."""
+    def compute():
+        rows = []
+        for layer in range(test.n_layers + 1):
+            for k, v in geometry.dominant_directions(np.asarray(test.hidden(layer))).items():
+                rows.append({"layer": layer, "criterion": k, "value": float(v)})
+        return pd.DataFrame(rows)
+
+    return cache.cached_table("enhancement", f"dirs-{test.path.name}", _spec(kind="direction_counts",
+                                                                              test=test.path.name), compute)
+
+
 def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=transforms.METHODS,
             n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
             sweep_grid: dict | None = None, full_replicate: int | None = None) -> dict[str, pd.DataFrame]:
@@ -280,10 +294,10 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
 
     Replicate = fine-tuning seed s, with its own sentence samples (``sample_seed = s``) and k-means seed s; the
     pre-trained encoder is measured on the same sentences.  Per task and replicate: isotropy of processed test
-    tokens (every method at every layer for the first replicate; the last layer for every replicate, and the
-    C7 methods at the pre-trained non-input layers), task scores of re-fitted classifiers, the fine-tuned
+    tokens (every method at every layer for the first replicate; the paper's methods at every layer and every
+    method at the last layer for the others), task scores of re-fitted classifiers, the fine-tuned
     head's score without retraining, (first replicate) the sweeps, and the counts of dominant directions of the
-    unprocessed last layer (C3).  Returns tidy tables ``iso``, ``scores``, ``head``, ``sweeps``, ``directions`` (columns task, replicate, state where they apply; scores and head hold the task's
+    unprocessed tokens at every layer (C3).  Returns tidy tables ``iso``, ``scores``, ``head``, ``sweeps``, ``directions`` (columns task, replicate, state where they apply; scores and head hold the task's
     primary metric only).  Every piece is cached, so a second call, or another chapter's, is cheap."""
     from . import extract as E, finetune as F
 
@@ -301,12 +315,11 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
             tr, te = ex[state, "train"], ex[state, "test"]
             tag = dict(task=t, replicate=s, state=state)
             iso.append(layer_isotropy(tr, te, methods, layers=None if first else [n_layers], **common).assign(**tag))
-            if not first and state == "pre-trained" and n_layers > 1:
-                iso.append(layer_isotropy(tr, te, ["ZM", "Clustering+ZM"], layers=list(range(1, n_layers)),
-                                          **common).assign(**tag))
+            paper = [m for m in methods if m in transforms.PAPER_METHODS]
+            if not first and n_layers > 0:           # every layer of every replicate for the claims' layer grid
+                iso.append(layer_isotropy(tr, te, paper, layers=list(range(n_layers)), **common).assign(**tag))
             scores.append(task_scores(tr, te, t, methods, **common).assign(**tag))
-            counts = geometry.dominant_directions(np.asarray(te.hidden(n_layers)))
-            dirs.append(pd.DataFrame({"criterion": list(counts), "value": list(counts.values())}).assign(**tag))
+            dirs.append(direction_counts(te).assign(**tag))
             if first:
                 sweeps.append(sweep(tr, te, t, grid=sweep_grid, **common).assign(**tag))
         sample = E.sample_sentences(tasks.load(t, **cfg.data), "test", n_sentences, s)

@@ -511,12 +511,18 @@ def mev_baseline(X, group_size: int = 20, n_groups: int = 200, seed: int = 0) ->
 
 # ----------------------------------------------------------------------------- dominant directions
 def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
-    """Counts of dominant (elongated) directions by several criteria (paper-spec section 2.7):
+    """Counts of dominant (elongated) directions by several criteria (book/methods.md):
 
     ``above_uniform``  principal directions explaining more than 1/dim of the variance
     ``pcs_50`` / ``pcs_90``  principal directions needed to reach 50% / 90% of the variance
     ``above_10x_mean``  covariance eigenvalues above 10x the mean eigenvalue
+    ``variance share above 10x mean``  the share of the variance those directions hold
+    ``participation ratio``  (sum lambda)^2 / sum lambda^2 (a spread measure, like ``pcs_50``)
     ``rogue``  rogue dimensions (coordinate axes) by :func:`rogue_dimensions` (needs rows, not moments)
+
+    ``above_10x_mean`` and ``rogue`` count dominant directions directly (they grow when more directions become
+    dominant); ``pcs_*``, ``above_uniform`` and the participation ratio measure spread (they fall when variance
+    concentrates into a few directions).
     """
     ev = spectrum(X)
     d = len(ev)
@@ -525,7 +531,9 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
     out = {"above_uniform": int((ratio > 1 / d).sum()),
            "pcs_50": int(np.searchsorted(cum, 0.5) + 1),
            "pcs_90": int(np.searchsorted(cum, 0.9) + 1),
-           "above_10x_mean": int((ev > 10 * ev.mean()).sum())}
+           "above_10x_mean": int((ev > 10 * ev.mean()).sum()),
+           "variance share above 10x mean": float(ratio[ev > 10 * ev.mean()].sum()),
+           "participation ratio": float(ev.sum() ** 2 / (ev**2).sum()) if ev.any() else 1.0}
     if not isinstance(X, Moments):
         out["rogue"] = int(len(rogue_dimensions(X, rogue_factor)))
     return out
@@ -533,7 +541,7 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
 
 # ----------------------------------------------------------------------------- all at once
 NORMS = ("mean norm", "norm of the mean")
-"""I(W) moves with both the vectors' lengths and the mean vector (paper-spec section 6): reported beside it."""
+"""I(W) moves with both the vectors' lengths and the mean vector (book/methods.md): reported beside it."""
 
 
 def partition_and_norms(X, moments: "Moments | None" = None) -> dict[str, float]:

@@ -7,6 +7,13 @@ import seaborn as sns
 
 PRE_POST = {"pre-trained": "#4C72B0", "fine-tuned": "#DD8452"}
 
+METHOD_COLORS = {"none": "#000000", "ZM": "#0173B2", "Clustering+ZM": "#DE8F05", "ABTT": "#029E73",
+                 "Cluster-based": "#D55E00", "Whitening": "#CC78BC", "Soft ZCA": "#CA9161",
+                 "random partitions": "#949494"}
+"""One colour per enhancement method in every figure of the book (the control grey)."""
+METHOD_DASHES = {m: "" for m in METHOD_COLORS} | {"random partitions": (4, 2), "ZM": (1, 1)}
+"""Dash patterns: the control dashed and ZM dotted, so that lines lying on each other stay visible."""
+
 
 def setup() -> None:
     """The book's figure theme (called once per notebook)."""

@@ -103,17 +103,23 @@ def sentence_split(groups, test_size: float = 0.25, seed: int = 0):
     return tr, te
 
 
+class ProbeDidNotConverge(RuntimeError):
+    """A probe's solver stopped at its iteration limit: its accuracy is not that of the fitted model."""
+
+
 def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None, test=None,
-          C: float = 1.0, max_iter: int = 300) -> dict:
-    """Held-out accuracy of a linear probe (logistic regression on standardised features).
+          C: float = 1.0, max_iter: int = 5000) -> dict:
+    """Held-out accuracy of a linear probe (logistic regression on standardised features, float64).
 
     Rows are split by ``groups`` (sentences) unless explicit ``train``/``test`` row indices are given.
-    Returns accuracy, majority-class accuracy and the number of train/test rows."""
+    Returns accuracy, majority-class accuracy and the number of train/test rows.  A solver that does not
+    converge within ``max_iter`` iterations raises :class:`ProbeDidNotConverge` (no verdict rests on an
+    unfinished fit)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     if train is None:
         if groups is None:
             raise ParameterError("probe needs `groups` (sentence ids) or explicit train/test rows")
@@ -123,8 +129,17 @@ def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None,
     from threadpoolctl import threadpool_limits
 
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
-    with threadpool_limits(1):   # one BLAS thread: 4-6x faster here (NumPy's and SciPy's pools alternate in
-        clf.fit(X[train], y[train])   # lbfgs), and the same sums whatever the machine's core count
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with threadpool_limits(1), warnings.catch_warnings():   # one BLAS thread: 4-6x faster here (NumPy's and
+        warnings.simplefilter("error", ConvergenceWarning)   # SciPy's pools alternate in lbfgs), same sums anywhere
+        try:
+            clf.fit(X[train], y[train])
+        except ConvergenceWarning:
+            raise ProbeDidNotConverge(f"the linear probe (lbfgs, C={C}) did not converge in max_iter={max_iter} "
+                                      f"iterations on {len(train)} rows x {X.shape[1]} features") from None
         predicted = clf.predict(X[test])
     values, counts = np.unique(y[train], return_counts=True)
     majority = values[np.argmax(counts)]
@@ -246,6 +261,80 @@ def structure_measures(X, tokens: pd.DataFrame, k: int = 27, seed: int = 0, silh
                   "selectivity": real - control})
         out += [{"structure": name, "measure": k_, "value": float(v)} for k_, v in m.items()]
     return pd.DataFrame(out)
+
+
+def knn_overlap(A, B, k: int = 10, max_points: int = 4000, seed: int = 0) -> float:
+    """Mean share of each point's ``k`` nearest neighbours (cosine, itself excluded) that are the same in two
+    spaces of the same rows: 1 = the same local structure, about k/n for unrelated spaces.  A seeded
+    subsample of ``max_points`` rows, the same for both."""
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"the two spaces hold different rows ({A.shape[0]} vs {B.shape[0]})")
+    rows = subsample(len(A), max_points, seed)
+    _check_k(k, len(rows) - 1)
+
+    def neighbours(X):
+        X = X[rows] / np.maximum(np.linalg.norm(X[rows], axis=1, keepdims=True), 1e-12)
+        S = X @ X.T
+        np.fill_diagonal(S, -np.inf)
+        return np.argpartition(-S, k, axis=1)[:, :k]
+
+    na, nb = neighbours(A), neighbours(B)
+    return float(np.mean([len(np.intersect1d(a, b, assume_unique=True)) / k for a, b in zip(na, nb)]))
+
+
+def linear_cka(A, B) -> float:
+    """Linear centred kernel alignment (Kornblith et al. 2019) of two spaces of the same rows:
+    ||A_c^T B_c||_F^2 / (||A_c^T A_c||_F ||B_c^T B_c||_F), in [0, 1]; 1 = the same up to rotation and scale."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    A, B = A - A.mean(0), B - B.mean(0)
+    num = np.linalg.norm(A.T @ B) ** 2
+    den = np.linalg.norm(A.T @ A) * np.linalg.norm(B.T @ B)
+    return float(num / den) if den > 0 else float("nan")
+
+
+CHANGE_MEASURES = ("10-NN overlap", "linear CKA")
+
+
+def change_measures(pre, fine, other, layers, seed: int = 0) -> pd.DataFrame:
+    """Before-vs-after similarity of the same tokens (pre-trained vs fine-tuned seed s) and its floor (fine-tuned
+    seed s vs another fine-tuning seed s', same tokens) at every layer: columns layer, measure, pair, value."""
+    rows = []
+    for layer in layers:
+        P, F, O = (np.asarray(e.hidden(layer)) for e in (pre, fine, other))
+        for pair, (a, b) in (("pre-trained vs fine-tuned", (P, F)), ("fine-tuned vs other seed", (F, O))):
+            rows += [{"layer": layer, "measure": CHANGE_MEASURES[0], "pair": pair, "value": knn_overlap(a, b, seed=seed)},
+                     {"layer": layer, "measure": CHANGE_MEASURES[1], "pair": pair, "value": linear_cka(a, b)}]
+    return pd.DataFrame(rows)
+
+
+def change_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128) -> pd.DataFrame:
+    """Claim C2's direct measurements for ``{(task, seed): FinetuneConfig}``: per replicate s (test sample s),
+    :func:`change_measures` of the pre-trained model, run s and run s' (the next seed of the same task,
+    cyclically), all on sample s, at every layer.  Needs two seeds per task.  Columns: task, replicate,
+    layer, measure, pair, value.  Cached per replicate."""
+    from . import cache, finetune as F
+    from .extract import check_aligned, extract, replicate_extractions, replicate_sample_seed
+
+    frames = []
+    for (t, s), cfg in configs.items():
+        seeds = sorted(x for (u, x) in configs if u == t)
+        if len(seeds) < 2:
+            raise ParameterError(f"C2's seed-to-seed floor needs two fine-tuning seeds of task {t!r}; seeds={seeds}")
+        other = seeds[(seeds.index(s) + 1) % len(seeds)]
+        ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
+        o = extract(F.finetune(configs[t, other]), task=cfg.task, split="test", n_sentences=n_sentences,
+                    sample_seed=replicate_sample_seed(s), max_length=extract_max_length, **cfg.data)
+        pre, fine = ex["pre-trained", "test"], ex["fine-tuned", "test"]
+        check_aligned(fine, o)
+        layers = list(range(pre.n_layers + 1))
+        spec = {"pre": pre.path.name, "fine": fine.path.name, "other": o.path.name, "seed": s,
+                "code": cache.code_digest("structure")}
+        frames.append(cache.cached_table("structure", f"change-{fine.path.name}", spec,
+                                         lambda: change_measures(pre, fine, o, layers, s)
+                                         ).assign(task=t, replicate=s, other_seed=other))
+    return pd.concat(frames, ignore_index=True)
 
 
 def c2_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128, k: int = 27) -> pd.DataFrame:

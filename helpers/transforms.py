@@ -1,4 +1,4 @@
-"""Isotropy-enhancement methods as scikit-learn transformers (paper-spec section 2.4).
+"""Isotropy-enhancement methods as scikit-learn transformers (book/methods.md).
 
 Every method follows scikit-learn's estimator contract: ``__init__`` stores settings only; :meth:`fit`
 validates the data and the settings and sets fitted attributes ending in ``_``; :meth:`transform` raises

@@ -104,4 +104,4 @@ def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_n
     assert "[book] notebooks/01_finetuning executed in 1m15s" in text
     assert "[book 3/3] executing notebooks/02_isotropy" in text and "notebooks/02_isotropy FAILED" in text
     assert p.times["notebooks/01_finetuning"] == 75.2
-    assert book.toc_notebooks()[0] == "notebooks/00_models_and_data" and "notebooks/status" in book.toc_notebooks()
+    assert book.toc_notebooks()[0] == "notebooks/findings" and "notebooks/status" in book.toc_notebooks()

@@ -80,6 +80,19 @@ def test_c6_known_answers(pt, ft, expected):
     assert v.verdict == expected, v.detail
 
 
+def test_c6_does_not_count_zero_by_construction_cells():
+    """ZM cannot change a standardised linear classifier: its cells are reported, not counted, so a ZM gain
+    (impossible on real data) cannot contradict and ZM's zeros cannot support."""
+    d = enhancement_table(0.05, {"ZM": 0.05, "Clustering+ZM": 0.0, "ABTT": 0.0, "Cluster-based": 0.0}, noise=0.003, base=0.8)
+    v = C.c6_task_effect(d, METHODS)
+    assert v.verdict == C.SUPPORTED
+    zm = v.detail[v.detail.method == "ZM"]
+    assert len(zm) and set(zm.test) == {"reported: zero by construction"}
+    assert "ZM" not in set(v.detail[v.detail.test.str.startswith("fine-tuned:")].method)
+    with pytest.raises(ValueError, match="shift"):
+        C.c6_task_effect(d, ["ZM"])
+
+
 def test_c6_null_is_rarely_supported():
     """Calibration: with no effect anywhere, 'supported' (which needs the pre-trained contrast) is rare."""
     hits = sum(C.c6_task_effect(enhancement_table(0.0, 0.0, noise=0.003, base=0.8, seed=s), METHODS).verdict == C.SUPPORTED
@@ -102,12 +115,54 @@ def c7_table(local, control, zm=0.5, n=4, noise=0.02):
     (1.0, 0.1, 0.5, C.SUPPORTED),
     (0.1, 0.1, 0.5, C.INCONCLUSIVE),        # no better than random groups
     (0.1, 0.5, 0.5, C.CONTRADICTED),        # worse than random groups
-    (1.0, 0.1, -0.5, C.CONTRADICTED),       # ZM below the baseline
+    (1.0, 0.1, -0.5, C.SUPPORTED),          # ZM below the baseline is C5's cell, not C7's
+    (-0.3, -0.5, 0.5, C.CONTRADICTED),      # beats random groups, but below global ZM
 ])
 def test_c7_known_answers(local, control, zm, expected):
     v = C.c7_local_isotropy(c7_table(local, control, zm))
-    assert v.verdict == expected
-    assert set(v.detail.test) == {"Clustering+ZM - random partitions > 0", "Clustering+ZM - ZM > 0", "ZM - none >= 0"}
+    assert v.verdict == expected, v.detail
+    assert set(v.detail.test) == set(C.C7_TESTS) and "none" not in " ".join(v.detail.test)
+    assert v.statistic.startswith("log10 I(W): Clustering+ZM - ")          # names the cell it reports
+    assert v.statistic.replace("log10 I(W): ", "") in v.where
+    assert v.replicates.startswith("sentence samples")
+
+
+def test_c7_by_layer_grid_and_claim_level_rule():
+    d = c7_table(1.0, 0.1)
+    d.loc[(d.layer == 3) & (d.method == "Clustering+ZM"), "value"] -= 2.0     # layer 3 reverses
+    v = C.by_layer(C.c7_local_isotropy, d)
+    assert v.layers.layer.tolist() == [1, 2, 3]
+    assert v.layers.verdict.tolist() == [C.SUPPORTED, C.SUPPORTED, C.CONTRADICTED]
+    assert v.verdict == C.INCONCLUSIVE            # the layers disagree: neither side may claim the grid
+    assert set(v.detail.layer) == {1, 2, 3} and "By layer" in v.markdown()
+    ok = C.by_layer(C.c7_local_isotropy, c7_table(1.0, 0.1))
+    assert ok.verdict == C.SUPPORTED and ok.layer == 3 and ok.where.startswith("layer 3")
+    assert C.by_layer(C.c7_local_isotropy, c7_table(1.0, 0.1), layers=[2]).layers.layer.tolist() == [2]
+    with pytest.raises(ValueError, match=r"layers \[7\]"):
+        C.by_layer(C.c7_local_isotropy, d, layers=[7])
+
+
+@pytest.mark.parametrize("verdicts,expected", [
+    ([C.SUPPORTED] * 4, C.SUPPORTED), ([C.SUPPORTED] * 3 + [C.INCONCLUSIVE], C.SUPPORTED),
+    ([C.SUPPORTED] * 3 + [C.CONTRADICTED], C.INCONCLUSIVE), ([C.SUPPORTED] * 2 + [C.INCONCLUSIVE] * 2, C.INCONCLUSIVE),
+    ([C.CONTRADICTED] * 3 + [C.INCONCLUSIVE], C.CONTRADICTED), ([], C.INCONCLUSIVE)])
+def test_over_layers(verdicts, expected):
+    assert C.over_layers(verdicts) == expected
+
+
+def test_a_contradiction_must_survive_the_bonferroni_level():
+    """One cell barely on the wrong side among many is not a contradiction; a clear one is."""
+    rows = []
+    for i in range(20):
+        eff = [0.5, 0.6, 0.55] if i else [-0.045, -0.04, -0.06]    # cell 0 slightly below 0, tight-ish
+        rows += [{"cell": i, "replicate": r, "effect": e} for r, e in enumerate(eff)]
+    t = C.cells(pd.DataFrame(rows), ["cell"], +1)
+    assert t.verdict.iloc[0] == C.CONTRADICTED                 # unadjusted: contradicted
+    a = C.adjust(t)
+    assert a.verdict.iloc[0] == C.INCONCLUSIVE and (a.verdict.iloc[1:] == C.SUPPORTED).all()
+    assert (a.low_adj <= a.low).all() and (a.high_adj >= a.high).all()
+    rows[:3] = [{"cell": 0, "replicate": r, "effect": e} for r, e in enumerate([-1.0, -1.01, -0.99])]
+    assert C.adjust(C.cells(pd.DataFrame(rows), ["cell"], +1)).verdict.iloc[0] == C.CONTRADICTED
 
 
 @pytest.mark.parametrize("eff_a,eff_b,expected", [
@@ -129,9 +184,10 @@ def test_ledger_rows():
 
 
 @pytest.mark.parametrize("deltas,expected", [
-    ({"pcs_50": 5, "above_10x_mean": 2}, C.SUPPORTED),
-    ({"pcs_50": 0, "above_10x_mean": 2}, C.INCONCLUSIVE),       # a tie is not growth
-    ({"pcs_50": -20, "above_10x_mean": 2}, C.CONTRADICTED),     # concentration into fewer directions
+    ({"rogue": 2, "above_10x_mean": 2}, C.SUPPORTED),
+    ({"rogue": 0, "above_10x_mean": 2}, C.INCONCLUSIVE),       # a tie is not growth
+    ({"rogue": -3, "above_10x_mean": 2}, C.CONTRADICTED),      # fewer dominant directions
+    ({"rogue": 2, "above_10x_mean": 2, "pcs_50": -20}, C.SUPPORTED),   # concentration is reported, never decides
 ])
 def test_c3_known_answers(deltas, expected):
     rows = []
@@ -139,18 +195,24 @@ def test_c3_known_answers(deltas, expected):
         for crit, d in deltas.items():
             base = 10 + r
             rows += [{"replicate": r, "task": "a", "criterion": crit, "state": "pre-trained", "value": base},
-                     {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": base + d}]
+                     {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": base + d + 0.01 * r}]
     v = C.c3_directions(pd.DataFrame(rows))
     assert v.verdict == expected and len(v.detail) == len(deltas)
+    assert set(v.detail[v.detail.test == "direct count: decides"].criterion) <= set(C.C3_COUNTS)
+    assert v.statistic.startswith("change of the count ")
 
 
-def knowledge_rows(excess_pt, excess_ft, n=4, noise=0.01, ks=(1, 2, 5), seed=0):
-    """C4 rows: accuracy after random removal 0.8; after top removal 0.8 - excess (+ replicate noise)."""
+def knowledge_rows(excess_pt, excess_ft, n=4, noise=0.01, ks=(1, 2, 5), seed=0, excess_cross=None):
+    """C4 rows: accuracy after random removal 0.8; after top removal 0.8 - excess (+ replicate noise); with
+    ``excess_cross``, the cross-task control state too."""
     r = np.random.default_rng(seed)
     rows = []
+    states = [("pre-trained", excess_pt), ("fine-tuned", excess_ft)]
+    if excess_cross is not None:
+        states.append((C.C4_CROSS, excess_cross))
     for t in ("mr", "bshift"):
         for rep in range(n):
-            for state, ex in (("pre-trained", excess_pt), ("fine-tuned", excess_ft)):
+            for state, ex in states:
                 rows.append({"task": t, "replicate": rep, "state": state, "k": 0, "removed": "none", "accuracy": 0.82})
                 for k in ks:
                     rows.append({"task": t, "replicate": rep, "state": state, "k": k, "removed": "random",
@@ -171,6 +233,17 @@ def test_c4_known_answers(pt, ft, expected):
     assert v.verdict == expected, v.detail
     assert set(v.detail.k) == {1, 2, 5} and v.n == 4          # the sweep is kept; the verdict is on k = C4_K
     assert "random" in v.control and str(C.C4_K) in v.statistic
+
+
+@pytest.mark.parametrize("cross, expected", [
+    (0.0, C.SUPPORTED),        # another task's fine-tuning leaves this label out of the top direction
+    (0.2, C.INCONCLUSIVE),     # any fine-tuning puts the label there: not this task's knowledge
+    (0.4, C.CONTRADICTED),     # another task's fine-tuning puts it there more
+])
+def test_c4_cross_task_control(cross, expected):
+    v = C.c4_knowledge(knowledge_rows(0.0, 0.2, excess_cross=cross))
+    assert v.verdict == expected, v.detail
+    assert "another task" in v.control and "fine-tuned excess - other task's excess > 0" in set(v.detail.test)
 
 
 def test_c4_decides_on_its_fixed_k_only():
@@ -202,12 +275,13 @@ def structure_rows(ari_drop, probe_drop, floor=0.01, n=4, seed=0):
 @pytest.mark.parametrize("ari_drop, probe_drop, floor, expected", [
     (0.15, 0.10, 0.01, C.SUPPORTED),       # both structures fade, far beyond re-clustering noise
     (0.15, 0.10, 0.30, C.CONTRADICTED),    # the same ARI drop, but re-clustering alone moves ARI more
-    (0.0, 0.0, 0.01, C.CONTRADICTED),      # nothing changes: agreement moves less than its noise floor
+    (0.0, 0.0, 0.01, C.INCONCLUSIVE),      # nothing changes: the drop is one floor below 0, not beyond Bonferroni
+    (0.0, -0.10, 0.01, C.CONTRADICTED),    # nothing fades, and the probe reads the structure better after
     (-0.10, 0.10, 0.01, C.CONTRADICTED),   # the clusters follow the labels more after fine-tuning
     (0.15, -0.05, 0.01, C.CONTRADICTED),   # clusters change, but the information is easier to read after
 ])
 def test_c2_known_answers(ari_drop, probe_drop, floor, expected):
-    v = C.c2_structure(structure_rows(ari_drop, probe_drop, floor))
+    v = C.c2_alignment(structure_rows(ari_drop, probe_drop, floor))
     assert v.verdict == expected, v.detail
     assert set(v.detail.test) == set(C.C2_TESTS) and len(v.detail) == 2 * 2 * 2 and v.n == 4
     assert "k-means seed" in v.control
@@ -216,7 +290,7 @@ def test_c2_known_answers(ari_drop, probe_drop, floor, expected):
 def test_c2_noise_floor_is_subtracted():
     """An ARI drop just below the floor is not 'supported' however tight its interval."""
     d = structure_rows(0.05, 0.10, floor=0.06)
-    cell = C.c2_structure(d).detail.set_index(["test", "task", "structure"]).loc[C.C2_TESTS[0]]
+    cell = C.c2_alignment(d).detail.set_index(["test", "task", "structure"]).loc[C.C2_TESTS[0]]
     assert (cell.estimate < 0).all() and (cell.verdict != C.SUPPORTED).all()
 
 
@@ -224,11 +298,39 @@ def test_a_contradicted_verdict_is_headed_by_a_contradicting_cell():
     """The headline of a contradicted claim is a cell that contradicts it, not a wide inconclusive one."""
     rows = []
     for r in range(3):
-        for crit, d in (("pcs_50", -20 + r), ("pcs_90", (-300, 0, 200)[r])):   # pcs_90: wide, inconclusive
+        for crit, d in (("rogue", -20 + r), ("above_10x_mean", (-300, 0, 200)[r])):   # wide, inconclusive
             rows += [{"replicate": r, "task": "a", "criterion": crit, "state": "pre-trained", "value": 400},
                      {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": 400 + d}]
     v = C.c3_directions(pd.DataFrame(rows))
-    assert v.verdict == C.CONTRADICTED and v.high < 0 and "contradicted by: pcs_50" in v.where
+    assert v.verdict == C.CONTRADICTED and v.high < 0 and "contradicted by: rogue" in v.where
     s = C.c3_directions(pd.DataFrame([{**x, "value": x["value"] + (40 if x["state"] == "fine-tuned" else 0)}
-                                      for x in rows if x["criterion"] == "pcs_50"]))
+                                      for x in rows if x["criterion"] == "rogue"]))
     assert s.verdict == C.SUPPORTED and s.where.startswith("weakest: ")
+
+
+def change_rows(change, floor=0.70, n=4, seed=0, layers=(1, 2)):
+    """C2 rows: seed-to-seed similarity ``floor``; pre-trained-to-fine-tuned similarity ``floor - change``."""
+    r = np.random.default_rng(seed)
+    rows = []
+    for t in ("mr", "bshift"):
+        for rep in range(n):
+            for layer in layers:
+                for measure in ("10-NN overlap", "linear CKA"):
+                    rows += [{"task": t, "replicate": rep, "layer": layer, "measure": measure,
+                              "pair": "fine-tuned vs other seed", "value": floor + r.normal(0, 0.01)},
+                             {"task": t, "replicate": rep, "layer": layer, "measure": measure,
+                              "pair": "pre-trained vs fine-tuned", "value": floor - change + r.normal(0, 0.01)}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (0.30, C.SUPPORTED),       # fine-tuning moves the neighbourhoods far more than another seed does
+    (0.05, C.INCONCLUSIVE),    # beyond the floor, but only by the margin: not "massive"
+    (0.0, C.CONTRADICTED),     # no more change than between two seeds
+    (-0.2, C.CONTRADICTED),    # the pre-trained space is closer to the fine-tuned one than seeds are to each other
+])
+def test_c2_change_known_answers(change, expected):
+    v = C.by_layer(C.c2_structure, change_rows(change))
+    assert v.verdict == expected, v.detail
+    assert set(v.layers.layer) == {1, 2} and len(v.detail) == 2 * 2 * 2 and v.n == 4
+    assert "seeds" in v.control

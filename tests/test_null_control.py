@@ -6,7 +6,7 @@ this test can fail: it fails if the pipeline invents an effect, e.g. by comparin
 treating copies of one value as replicates."""
 import pytest
 
-from helpers import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR
+from helpers import claims as C, directions as D, enhancement as EN, finetune as F, ledger as LG, structure as S, transforms as TR
 
 SEEDS = [0, 1, 2]
 
@@ -20,7 +20,9 @@ def null_tables(tmp_path_factory):
         tables = EN.measure(configs, n_sentences=30, n_train_sentences=40, methods=["ZM", "Clustering+ZM", "ABTT"],
                             n_clusters=4, extract_max_length=48, sweep_grid={})
         tables["knowledge"] = D.knowledge_table(configs, n_sentences=30, n_fit_sentences=40, extract_max_length=48, ks=(1, 2))
-        tables["structure"] = S.c2_table(configs, n_sentences=30, extract_max_length=48, k=4)
+        tables["structure"] = S.change_table(configs, n_sentences=30, extract_max_length=48)
+        tables["ledger"] = LG.verdicts(configs, n_sentences=30, n_train_sentences=40, methods=["ZM", "Clustering+ZM", "ABTT"],
+                                       n_clusters=4, extract_max_length=48, tables=dict(tables))
         yield tables
 
 
@@ -29,11 +31,30 @@ def test_null_finetuning_supports_no_change(null_tables):
     last = iso[iso.layer == iso.layer.max()]
     base = last[(last.method == "none") & (last.metric == "log10 I(W)")]
     assert sorted(base.replicate.unique()) == SEEDS and set(base.state) == {"pre-trained", "fine-tuned"}
-    verdicts = [C.c1_isotropy(base), C.c2_structure(null_tables["structure"]), C.c3_directions(dirs), C.c4_knowledge(null_tables["knowledge"]),
+    layers = list(range(1, int(iso.layer.max()) + 1))
+    verdicts = [C.by_layer(C.c1_isotropy, iso[(iso.method == "none") & (iso.metric == "log10 I(W)")]
+                           .drop(columns=["method", "metric"]), layers=layers),
+                C.by_layer(C.c2_structure, null_tables["structure"].drop(columns="other_seed"), layers=layers),
+                C.by_layer(C.c3_directions, dirs, layers=layers), C.c4_knowledge(null_tables["knowledge"]),
                 C.c6_task_effect(scores, ["ZM", "Clustering+ZM", "ABTT"])]
     for v in verdicts:
         assert v.n == len(SEEDS), v.claim
         assert v.verdict != C.SUPPORTED, (v.claim, v.detail)
+        assert (v.layers.empty or (v.layers.verdict != C.SUPPORTED).all()), (v.claim, v.layers)   # no layer either
     # the pre-trained values are distinct measurements (one sentence sample per replicate), not copies
     pre = base[base.state == "pre-trained"].value
     assert pre.nunique() == len(SEEDS)
+
+
+def test_the_ledger_of_a_null_finetuning_supports_no_change(null_tables):
+    """The ledger helper (every claim, per layer where measured) on the same null runs: C1-C4 and C6 assert a
+    change caused by fine-tuning and must not be supported in any layer; the grid has every transformer layer."""
+    verdicts = {v.claim: v for v in null_tables["ledger"]}
+    assert list(verdicts) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7"]
+    for claim in ("C1", "C2", "C3", "C4", "C6"):
+        assert verdicts[claim].verdict != C.SUPPORTED, (claim, verdicts[claim].layers)
+    grid = LG.layer_grid(null_tables["ledger"])
+    n_layers = int(null_tables["iso"].layer.max())
+    assert [c for c in grid.columns if c.startswith("layer ")] == [f"layer {i}" for i in range(1, n_layers + 1)]
+    assert (grid["claim-level"] == [verdicts[c].verdict for c in grid.index]).all()
+    assert len(LG.findings(null_tables["ledger"])) == 7
