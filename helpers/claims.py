@@ -50,6 +50,10 @@ FLAT_MARGIN = 0.01
 """Accuracy margin for "no improvement" (C6): one point, below what a reader would call a gain and above the
 seed-to-seed spread of the fine-tuned accuracy (about 0.002-0.004 on the default tasks)."""
 
+RESOLUTION = 1e-9
+"""Relative distance from the threshold below which an interval's bound counts as touching it: such a cell is
+inconclusive, so that a verdict never flips on the last digits of a floating-point reduction."""
+
 C2_MARGIN = 0.05
 """How far beyond the seed-to-seed floor a change of local structure must be to count as C2's "massive" change:
 5 points of a similarity in [0, 1] (10-NN overlap, CKA).  Below it a null fine-tuning, whose tiny numerical
@@ -71,6 +75,7 @@ THRESHOLDS = {
     "C4_K": (C4_K, "directions removed in the C4 verdict (the sweep's other k are reported only)"),
     "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
     "FLAT_MARGIN": (FLAT_MARGIN, "accuracy gain below which C6 calls a change 'no improvement'"),
+    "RESOLUTION": (RESOLUTION, "a bound this close (relative) to the threshold is inconclusive, never decided by rounding"),
     "MULTIPLICITY": ("IUT / Bonferroni", "support: every cell's 95% interval (intersection-union test, valid "
                      "unadjusted); contradiction: one cell's interval at level 1 - 0.05/m, m = cells of the claim in a layer"),
     "DECLARED_LAYERS": (DECLARED_LAYERS, "claim-level verdict: majority of these layers, none against (over_layers)"),
@@ -137,6 +142,9 @@ def decide(low: float, high: float, n: int, direction: int = +1, margin: float =
     -1 with a margin m means "below +m": "no improvement larger than m")."""
     if n < MIN_REPLICATES or not (np.isfinite(low) and np.isfinite(high)):
         return INCONCLUSIVE
+    tol = RESOLUTION * max(1.0, abs(low), abs(high), abs(margin))
+    if min(abs(low - margin), abs(high - margin)) <= tol:
+        return INCONCLUSIVE          # a bound on the threshold: the last digits would decide
     if direction > 0:
         return SUPPORTED if low > margin else CONTRADICTED if high < margin else INCONCLUSIVE
     return SUPPORTED if high < margin else CONTRADICTED if low > margin else INCONCLUSIVE
@@ -327,6 +335,8 @@ def _summarise(claim, statement, criterion, statistic, table, verdict, control, 
                        np.nan, 0, control, INCONCLUSIVE, detail=detail, section=section, replicates=replicates)
     test = f" ({w.test})" if "test" in w.index and isinstance(w.test, str) else ""
     statistic = statistic(w) if callable(statistic) else statistic
+    if "state" in w.index and w.state == "pre-trained":   # a cell of the pre-trained model varies by sample only
+        replicates = "sentence samples of the pre-trained model (those of the fine-tuning seeds)"
     return Verdict(claim, statement, criterion, statistic, float(w.estimate), float(w.low), float(w.high), int(w.n),
                    control, verdict, where=f"{prefix}: {label(w)}{test}", detail=detail, section=section,
                    replicates=replicates)

@@ -29,6 +29,13 @@ def test_decide(lo, hi, n, direction, margin, expected):
     assert C.decide(lo, hi, n, direction, margin) == expected
 
 
+def test_a_bound_on_the_threshold_is_inconclusive_not_decided_by_rounding():
+    assert C.decide(1e-13, 0.3, 3) == C.INCONCLUSIVE
+    assert C.decide(-0.3, -1e-13, 3) == C.INCONCLUSIVE
+    assert C.decide(0.01 + 1e-13, 0.05, 3, -1, 0.01) == C.INCONCLUSIVE
+    assert C.decide(1e-6, 0.3, 3) == C.SUPPORTED
+
+
 def test_all_of():
     assert C.all_of([C.SUPPORTED] * 3) == C.SUPPORTED
     assert C.all_of([C.SUPPORTED, C.INCONCLUSIVE]) == C.INCONCLUSIVE
