@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .directions import CROSS_TASK
+
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 
@@ -191,18 +193,16 @@ def method_effects(df: pd.DataFrame, methods, by=("task", "state"), reference: s
 
 
 def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0) -> pd.DataFrame:
-    """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n, se,
-    direction, margin, verdict, seeds: the per-replicate effects as text, for figures and readers)."""
+    """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n,
+    direction, margin, verdict, per seed: the per-replicate effects as text, for figures and readers)."""
     rows = []
     for key, g in effects.groupby(by, sort=False):
         m, lo, hi, n = t_interval(g.effect)
         v = np.asarray(g.effect, dtype=np.float64)
-        v = v[np.isfinite(v)]
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n,
-                     "se": float(v.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan, "direction": direction,
+        rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n, "direction": direction,
                      "margin": margin, "verdict": decide(lo, hi, n, direction, margin),
-                     "per seed": " ".join(f"{x:+.3g}" for x in v)})
+                     "per seed": " ".join(f"{x:+.3g}" for x in v[np.isfinite(v)])})
     return pd.DataFrame(rows)
 
 
@@ -218,8 +218,10 @@ def adjust(table: pd.DataFrame, m: int | None = None, level: float = LEVEL) -> p
         return t
     m = len(t) if m is None else m
     alpha = (1 - level) / max(1, m)
-    q = np.array([stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else np.nan for n in t.n])
-    t["low_adj"], t["high_adj"] = t.estimate - q * t.se, t.estimate + q * t.se
+    df = np.where(t.n > 1, t.n - 1, np.nan)
+    widen = stats.t.ppf(1 - alpha / 2, df) / stats.t.ppf(0.5 + level / 2, df)   # the same interval, wider quantile
+    t["low_adj"] = t.estimate - widen * (t.estimate - t.low)
+    t["high_adj"] = t.estimate + widen * (t.high - t.estimate)
     for i, r in t.iterrows():
         if r.verdict == CONTRADICTED and decide(r.low_adj, r.high_adj, r.n, r.direction, r.margin) != CONTRADICTED:
             t.loc[i, "verdict"] = INCONCLUSIVE
@@ -272,21 +274,24 @@ class Verdict:
                 f"{self._layer_note()}\n\n"
                 f"**Verdict: {self.verdict}.**")
 
+    def layer_verdicts(self) -> str:
+        """The claim x layer grid as text: "1: supported, 2: inconclusive, ..." ("" when not per layer)."""
+        return ", ".join(f"{int(r.layer)}: {r.verdict}" for r in self.layers.itertuples())
+
     def _layer_note(self) -> str:
         if self.layers.empty:
             return ""
         if len(self.layers) == 1:
             return f" Measured in layer {int(self.layers.layer.iloc[0])} only."
-        per = ", ".join(f"{int(r.layer)}: {r.verdict}" for r in self.layers.itertuples())
         return (f" *By layer* ({DECLARED_LAYERS}; supported or contradicted by a majority of them with none "
-                f"against): {per}.")
+                f"against): {self.layer_verdicts()}.")
 
     def row(self) -> dict:
         """One row of the claims ledger."""
         return {"claim": self.claim, "statement": self.statement, "test": self.criterion, "statistic": self.statistic,
                 "where": self.where, "estimate": self.estimate, "low": self.low, "high": self.high, "n": self.n,
                 "replicates": self.replicates, "control": self.control, "verdict": self.verdict, "section": self.section,
-                "layers": ", ".join(f"{int(r.layer)}: {r.verdict}" for r in self.layers.itertuples())}
+                "layers": self.layer_verdicts()}
 
 
 def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, **kwargs) -> Verdict:
@@ -296,10 +301,11 @@ def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, **kwargs) -> Verdic
     cells, ``layers`` the claim x layer grid (layer, verdict, estimate, low, high, where)."""
     if "layer" not in df:
         raise ValueError("by_layer needs a 'layer' column")
-    chosen = sorted(int(x) for x in df.layer.unique()) if layers is None else [int(x) for x in layers]
-    missing = sorted(set(chosen) - set(int(x) for x in df.layer.unique()))
+    present = sorted(int(x) for x in df.layer.unique())
+    chosen = present if layers is None else [int(x) for x in layers]
+    missing = sorted(set(chosen) - set(present))
     if missing:
-        raise ValueError(f"layers {missing} are not in the table (it has {sorted(int(x) for x in df.layer.unique())})")
+        raise ValueError(f"layers {missing} are not in the table (it has {present})")
     per = {layer: claim_fn(df[df.layer == layer].drop(columns="layer"), *args, **kwargs) for layer in chosen}
     grid = pd.DataFrame([{"layer": layer, "verdict": v.verdict, "estimate": v.estimate, "low": v.low, "high": v.high,
                           "where": v.where} for layer, v in per.items()])
@@ -478,8 +484,9 @@ def c2_alignment(df: pd.DataFrame, section: str = "") -> Verdict:
 
 C3_COUNTS = ("above_10x_mean", "rogue")
 """Direct counts of dominant directions: they grow when more directions become dominant (C3's cells)."""
-CONCENTRATION = ("pcs_50", "pcs_90", "above_uniform", "participation ratio")
-"""Spread of the variance: these fall when it concentrates into few directions (reported beside C3, not decided)."""
+CONCENTRATION = ("pcs_50", "pcs_90", "above_uniform", "participation ratio", "variance share above 10x mean")
+"""How concentrated the variance is: the spread counts fall, and the share of the dominant directions rises, when
+it concentrates into few directions (reported beside C3, not decided on)."""
 
 
 def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
@@ -488,7 +495,7 @@ def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
     (test "concentration: reported") and never decide."""
     eff = paired_effects(df, ["task", "criterion"], "state", "fine-tuned", "pre-trained")
     direct = adjust(cells(eff[eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1))
-    spread = cells(eff[~eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1)
+    spread = cells(eff[eff.criterion.isin(CONCENTRATION)], ["task", "criterion"], direction=+1)
     detail = pd.concat([direct.assign(test="direct count: decides"), spread.assign(test="concentration: reported")],
                        ignore_index=True)
     return _summarise("C3", C3_STATEMENT, criterion("C3"), lambda r: f"change of the count {r.criterion} (fine-tuned - pre-trained)",
@@ -496,8 +503,8 @@ def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
                       section, lambda r: f"{r.criterion} on {r.task}", detail=detail, decisive=direct)
 
 
-C4_CROSS = "fine-tuned on another task"
-"""The cross-task control state of :func:`helpers.directions.knowledge_table` (same string)."""
+C4_CROSS = CROSS_TASK
+"""The cross-task control state of :func:`helpers.directions.knowledge_table`."""
 
 
 def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
@@ -609,7 +616,8 @@ QUALIFIERS = {
     "C2": "the paper's clustering and probing protocols are not retrievable: decided on nearest-neighbour overlap "
           "and CKA against two fine-tuning seeds; k-means (k = 27) and probes of token type and frequency at the "
           "last layer reported beside (chapter 03)",
-    "C3": "the paper's own count is not retrievable; every count of the spec is tested and must agree",
+    "C3": "the paper's own count is not retrievable; decided on the direct counts (rogue dimensions, eigenvalues "
+          "above 10x the mean), the spread counts reported as concentration",
     "C4": "token-level probes of the sentence label (the paper's probing tasks are not retrievable); the "
           "fine-tuned head's own score under removal is reported in chapter 04, not decided on",
     "C5": "I(W) of held-out tokens, methods fitted on training sentences (the companion code fits and measures "
