@@ -78,8 +78,9 @@ THRESHOLDS = {
     "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
     "FLAT_MARGIN": (FLAT_MARGIN, "accuracy gain below which C6 calls a change 'no improvement'"),
     "RESOLUTION": (RESOLUTION, "a bound this close (relative) to the threshold is inconclusive, never decided by rounding"),
-    "MULTIPLICITY": ("IUT / Bonferroni", "support: every cell's 95% interval (intersection-union test, valid "
-                     "unadjusted); contradiction: one cell's interval at level 1 - 0.05/m, m = cells of the claim in a layer"),
+    "MULTIPLICITY": ("IUT / Bonferroni", "the side that needs every cell: each cell's 95% interval (intersection-union "
+                     "test, valid unadjusted); the side one cell decides (contradiction; support for C1): that cell's "
+                     "interval at level 1 - 0.05/m, m = cells of the claim in a layer"),
     "DECLARED_LAYERS": (DECLARED_LAYERS, "claim-level verdict: majority of these layers, none against (over_layers)"),
 }
 
@@ -206,11 +207,12 @@ def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: flo
     return pd.DataFrame(rows)
 
 
-def adjust(table: pd.DataFrame, m: int | None = None, level: float = LEVEL) -> pd.DataFrame:
-    """Multiplicity over a claim's ``m`` cells (default: the table's rows): a cell stays *contradicted* only
-    when its interval at the Bonferroni level ``1 - (1 - level) / m`` also excludes the claimed side;
-    otherwise it becomes inconclusive.  *Supported* cells are unchanged (an intersection-union test needs no
-    adjustment).  Adds ``low_adj``, ``high_adj``."""
+def adjust(table: pd.DataFrame, m: int | None = None, level: float = LEVEL, side: str = CONTRADICTED) -> pd.DataFrame:
+    """Multiplicity over a claim's ``m`` cells (default: the table's rows), on the ``side`` that one cell can
+    decide alone: a cell keeps that verdict only when its interval at the Bonferroni level
+    ``1 - (1 - level) / m`` gives it too; otherwise it becomes inconclusive.  The other side needs every cell
+    (an intersection-union test) and is unchanged.  Default: one cell contradicts ("every cell must hold");
+    C1 ("at least one task") is the reverse: one cell supports.  Adds ``low_adj``, ``high_adj``."""
     from scipy import stats
 
     t = table.copy()
@@ -223,7 +225,7 @@ def adjust(table: pd.DataFrame, m: int | None = None, level: float = LEVEL) -> p
     t["low_adj"] = t.estimate - widen * (t.estimate - t.low)
     t["high_adj"] = t.estimate + widen * (t.high - t.estimate)
     for i, r in t.iterrows():
-        if r.verdict == CONTRADICTED and decide(r.low_adj, r.high_adj, r.n, r.direction, r.margin) != CONTRADICTED:
+        if r.verdict == side and decide(r.low_adj, r.high_adj, r.n, r.direction, r.margin) != side:
             t.loc[i, "verdict"] = INCONCLUSIVE
     return t
 
@@ -363,8 +365,8 @@ C7_STATEMENT = ("The local view is more isotropic than the global one: I(W) afte
 
 _CRITERIA = {
     "C1": ("per task, the paired change of {metric} (fine-tuned - pre-trained, same held-out tokens); supported when "
-           "the {level}% interval of at least one task lies below 0 (isotropy fell), contradicted when every task's "
-           "interval lies above 0 (it rose everywhere)"),
+           "the interval of at least one task lies below 0 at the Bonferroni level over the tasks (isotropy fell), "
+           "contradicted when every task's {level}% interval lies above 0 (it rose everywhere)"),
     "C2": ("for every task and both direct measures of local structure on held-out tokens (the share of each "
            "token's 10 nearest neighbours kept, and linear CKA), the similarity of fine-tuning seed s to another "
            "fine-tuning seed s' (the floor: what fine-tuning seeds disagree on anyway) minus the similarity of the "
@@ -426,7 +428,7 @@ def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "")
     Per task the paired effect fine-tuned - pre-trained; the claim ("not necessarily") holds when at least one
     task's interval lies below 0, and is contradicted when every task's interval lies above 0."""
     eff = paired_effects(df, ["task"], "state", "fine-tuned", "pre-trained")
-    table = adjust(cells(eff, ["task"], direction=-1))
+    table = adjust(cells(eff, ["task"], direction=-1), side=SUPPORTED)   # one task suffices: the union is support
     v = table.verdict.tolist()
     verdict = (SUPPORTED if SUPPORTED in v else CONTRADICTED if v and all(x == CONTRADICTED for x in v)
                else INCONCLUSIVE)

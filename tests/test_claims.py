@@ -184,6 +184,21 @@ def test_c1_known_answers(eff_a, eff_b, expected):
     assert C.c1_isotropy(pd.DataFrame(rows)).verdict == expected
 
 
+def test_c1_one_task_below_zero_must_survive_the_bonferroni_level():
+    """C1 is supported by any one task: that union is where multiplicity belongs, so a task barely below 0 among
+    many does not support it, while a clear fall does."""
+    rows = []
+    for i, eff in enumerate([(-0.045, -0.04, -0.06)] + [(0.5, 0.6, 0.55)] * 19):
+        for r, e in enumerate(eff):
+            rows += [{"replicate": r, "task": f"t{i}", "state": "pre-trained", "value": 0.0},
+                     {"replicate": r, "task": f"t{i}", "state": "fine-tuned", "value": e}]
+    d = pd.DataFrame(rows)
+    assert C.cells(C.paired_effects(d, ["task"], "state", "fine-tuned", "pre-trained"), ["task"], -1).verdict.iloc[0] == C.SUPPORTED
+    assert C.c1_isotropy(d).verdict == C.INCONCLUSIVE
+    d.loc[(d.task == "t0") & (d.state == "fine-tuned"), "value"] = [-1.0, -1.01, -0.99]
+    assert C.c1_isotropy(d).verdict == C.SUPPORTED
+
+
 def test_ledger_rows():
     v = C.c5_enhancement_isotropy(enhancement_table(1.0, 0.5), METHODS, section="05")
     t = C.ledger([v, C.not_measured("C2", "x")])
