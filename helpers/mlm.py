@@ -38,7 +38,7 @@ def ship(run: P.PretrainRun, dest: Path = SHIPPED, checkpoint_dtype: str = "floa
     in ``checkpoint_dtype`` without the initialisation, record, log, vocabulary), written to a temporary
     sibling and renamed into place."""
     import torch
-    from transformers import BertForMaskedLM
+    from transformers import AutoModelForMaskedLM
 
     tmp = dest.with_name(f".{dest.name}-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -46,7 +46,7 @@ def ship(run: P.PretrainRun, dest: Path = SHIPPED, checkpoint_dtype: str = "floa
     for frac, d in run.checkpoints[:-1]:
         if frac == 0.0:
             continue
-        m = BertForMaskedLM.from_pretrained(str(d), use_safetensors=True, local_files_only=True)
+        m = AutoModelForMaskedLM.from_pretrained(str(d), use_safetensors=True, local_files_only=True)
         out = tmp / "checkpoints" / d.name
         m.to(getattr(torch, checkpoint_dtype)).save_pretrained(str(out))
         for f in d.glob("tokenizer*"):
@@ -58,6 +58,9 @@ def ship(run: P.PretrainRun, dest: Path = SHIPPED, checkpoint_dtype: str = "floa
         shutil.copy2(vocab, dest.parent / vocab.name)
     cache.write_json_atomic(tmp / "record.json", {**run.record, "checkpoint_dtype": checkpoint_dtype,
                                                   "artifact": run.path.name, "vocabulary_file": vocab.name})
+    for name in ("levers.csv", "levers.json"):           # the lever table (helpers.levers) stays beside the weights
+        if (dest / name).is_file():
+            shutil.copy2(dest / name, tmp / name)
     if dest.exists():
         shutil.rmtree(dest)
     os.replace(tmp, dest)
@@ -132,10 +135,92 @@ def trajectory(task: str = "mr", split: str = "test", n_sentences: int = 400, sa
     return pd.concat(frames, ignore_index=True)
 
 
+def recipe_sentence(rec: dict) -> str:
+    """The recipe of a record, in words (every setting read from the record's config)."""
+    c = rec["config"]
+    pos = ("rotary position embeddings (RoFormer; Su et al. 2021)" if c.get("positions") == "rotary"
+           else "BERT's learned absolute position embeddings")
+    sched = (f"warm-up over {c['warmup_steps']:,} steps, constant, then linear decay to 0 over the last "
+             f"{c['decay_fraction']:.0%} of the steps (warm-up-stable-decay, as ModernBERT)" if c.get("schedule") == "wsd"
+             else f"warm-up over {c['warmup_steps']:,} steps, then linear decay to 0")
+    return (f"**Recipe.** {pos}; MLM only, {c['mask_rate']:.0%} of the tokens (80% [MASK], 10% random, 10% kept), the "
+            f"output layer on the masked positions only, no dropout while pre-training; packed sequences of "
+            f"{c['seq_length']} tokens, batches of {c['batch_size']} sequences, {rec['steps']:,} optimizer steps; AdamW "
+            f"(beta1 {c['betas'][0]}, beta2 {c['betas'][1]}, weight decay {c['weight_decay']}), peak learning rate "
+            f"{c['learning_rate']:g}, {sched}; gradient clipping at {c['clip_norm']}. Low-compute choices of Cramming "
+            f"(Geiping & Goldstein 2022) and the BabyLM winners, with the small-batch beta2 of Porian et al. (2024).")
+
+
+def levers_record(dest: Path = SHIPPED) -> dict:
+    """The lever table's record (``levers.json``: its arms' settings, steps, tokens per step, code digest)."""
+    return json.loads((dest / "levers.json").read_text())
+
+
+def levers_sentence(curves: pd.DataFrame, rec: dict) -> str:
+    """What the lever table shows, decided from its numbers: the best arm at the last common step, each other
+    arm's gap to it, and where the shipped recipe stands against the bigram cloze."""
+    from . import levers
+
+    last = int(curves.groupby("arm").step.max().min())
+    at = curves[curves.step == last].set_index("arm").heldout_mask_accuracy
+    best, best_acc, _ = levers.best_arm(curves)
+    chosen = next(iter(dict.fromkeys(curves.arm)))
+    gaps = "; ".join(f"{a}: {v:.3f}" for a, v in at.items() if a != best)
+    cloze = rec["baselines"]["bigram_cloze"]
+    return (f"At step {last:,} the best arm is **{best}** ({best_acc:.3f} on held-out [MASK] positions; the others: "
+            f"{gaps}). " + (f"The shipped recipe is that arm. " if best == chosen else
+                            f"The shipped recipe ({chosen}) is not the best arm at this step. ")
+            + f"The bigram cloze on the same positions scores {cloze:.3f}.")
+
+
 def heldout_curve(dest: Path = SHIPPED) -> pd.DataFrame:
     """(step, tokens, held-out MLM loss, held-out masked accuracy) from the shipped log."""
     lg = log(dest)
-    return lg.dropna(subset=["heldout_accuracy"])[["step", "tokens", "heldout_loss", "heldout_accuracy"]].reset_index(drop=True)
+    cols = ["step", "tokens", "heldout_loss", "heldout_mask_accuracy", "heldout_all_accuracy"]
+    return lg.dropna(subset=["heldout_mask_accuracy"])[cols].reset_index(drop=True)
+
+
+def checkpoint_table(traj: pd.DataFrame, dest: Path = SHIPPED, metrics=TRAJECTORY_METRICS) -> pd.DataFrame:
+    """The last layer at every checkpoint (and the reference model's), with the held-out [MASK]-position
+    accuracy logged nearest the checkpoint's step (within half the evaluation interval; "not evaluated" for the
+    random initialisation, which the run does not evaluate)."""
+    rec = record(dest)
+    curve = heldout_curve(dest)
+    steps, half = rec["steps"], rec["config"]["eval_every"] / 2
+    is_last = traj.layer == traj.groupby("model").layer.transform("max")
+    table = (traj[is_last].pivot_table(index=["model", "checkpoint"], columns="metric", values="value", dropna=False)
+             .reindex(columns=list(metrics)).dropna(how="all"))
+
+    def accuracy(model: str, checkpoint: str) -> str:
+        if model != "mlm":
+            return "not an MLM"
+        step = float(checkpoint) * steps
+        near = curve.iloc[(curve.step - step).abs().argsort()[:1]]
+        if not len(near) or abs(float(near.step.iloc[0]) - step) > half:
+            return "not evaluated"
+        return f"{float(near.heldout_mask_accuracy.iloc[0]):.3f} (step {int(near.step.iloc[0]):,})"
+
+    tokens = {c: f"{int(round(float(c) * rec['tokens_seen'])):,}" for c in table.index.get_level_values(1) if c != "reference"}
+    out = table.round(3)
+    out.insert(0, "held-out [MASK] accuracy", [accuracy(m, c) for m, c in table.index])
+    out.insert(0, "tokens seen", [tokens.get(c, "") for _, c in table.index])
+    return out
+
+
+def against_reference(traj: pd.DataFrame, reference: str = "minilm") -> pd.DataFrame:
+    """The final MLM model beside the reference model on the same sentences: each measure in the last layer and
+    averaged over the transformer layers 1..L (layer 0, the embeddings, left out), one row per measure."""
+    final = traj[(traj.model == "mlm") & (traj.fraction == 1.0)]
+    ref = traj[traj.checkpoint == "reference"]
+    cols = {}
+    for name, d in (("mlm", final), (reference, ref)):
+        if not len(d):
+            continue
+        piv = d.pivot_table(index="layer", columns="metric", values="value")
+        cols[f"{name}: last layer"] = piv.loc[piv.index.max()]
+        cols[f"{name}: mean of layers 1-{piv.index.max()}"] = piv.loc[piv.index >= 1].mean()
+    out = pd.DataFrame(cols)
+    return out.reindex([m for m in TRAJECTORY_METRICS if m in out.index])
 
 
 def facts(traj: pd.DataFrame, collapse_cosine: float = 0.9) -> dict:
@@ -219,7 +304,7 @@ def main(argv=None) -> int:
         print(f"error: no finished pre-training run at {P.run_dir(cfg)}; use --rebuild", file=sys.stderr)
         return 2
     run = P.pretrain(cfg)
-    print(f"[pretrain] {run.path}: held-out accuracy {run.record['final']['heldout_accuracy']:.3f}, "
+    print(f"[pretrain] {run.path}: held-out [MASK] accuracy {run.record['final']['heldout_mask_accuracy']:.3f}, "
           f"loss {run.record['final']['heldout_loss']:.3f} ({progress.duration(time.time() - t0)})")
     print(f"[pretrain] shipped to {ship(run)}")
     return 0

@@ -127,21 +127,25 @@ def mlm_card(d: Path | None = None) -> dict:
     rec = json.loads(((d or mlm_dir()) / "record.json").read_text())
     c, corpus = rec["config"], rec["corpus"]
     return {
-        "full_name": f"isotropy-book MLM BERT {c['layers']} x {c['hidden_size']} (own WordPiece vocabulary of {c['vocab_size']})",
+        "full_name": (f"isotropy-book MLM {'RoFormer' if c.get('positions') == 'rotary' else 'BERT'} {c['layers']} x "
+                      f"{c['hidden_size']} (own WordPiece vocabulary of {c['vocab_size']})"),
         "source": "pre-trained from scratch by this book (helpers.pretrain), weights in models/mlm",
         "training": (
             f"Masked language modelling only ({c['mask_rate']:.0%} of tokens, loss on masked positions), from random "
             f"initialisation, on IMDB reviews + Rotten Tomatoes critic snippets without any MR sentence "
             f"({corpus['train_words']:,} words, {corpus['train_tokens']:,} tokens per epoch); {rec['steps']} steps of "
             f"{c['batch_size']} x {c['seq_length']} tokens = {rec['tokens_seen']:,} tokens ({rec['epochs']:.2f} epochs); "
-            f"held-out MLM loss {rec['final']['heldout_loss']:.3f}, masked-token accuracy "
-            f"{rec['final']['heldout_accuracy']:.3f}; {rec['train_seconds'] / 60:.0f} min on {rec['machine']}; "
+            f"held-out MLM loss {rec['final']['heldout_loss']:.3f}, accuracy on [MASK] positions "
+            f"{rec['final']['heldout_mask_accuracy']:.3f} (bigram cloze {rec['baselines']['bigram_cloze']:.3f}, unigram "
+            f"{rec['baselines']['unigram']:.3f}); {rec['train_seconds'] / 60:.0f} min on {rec['machine']}; "
             f"recipe code digest {rec['code']}."),
         "differs_from_paper": (
             f"The paper's BERT is 12 x 768, pre-trained on 3.3B words of books and Wikipedia for 1M steps; this model "
             f"is {c['layers']} x {c['hidden_size']}, pre-trained on {corpus['train_words'] / 1e6:.0f}M words of movie "
-            f"reviews for {rec['tokens_seen'] / 1e6:.0f}M tokens on CPU. Same objective (MLM), same kind of "
-            f"architecture (post-LN BERT), far less data and compute."),
+            f"reviews for {rec['tokens_seen'] / 1e6:.0f}M tokens on CPU. Same objective (MLM), a post-LN BERT "
+            + ("with rotary position embeddings (RoFormer) instead of BERT's learned absolute ones (one known source "
+               "of BERT's outlier dimensions: Luo et al. 2021)" if c.get('positions') == 'rotary' else "")
+            + ", far less data and compute."),
         "licence": "weights made by this book (same licence as the repository)",
     }
 

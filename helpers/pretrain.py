@@ -54,10 +54,12 @@ SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """One pre-training run.  Defaults: a 4 x 256 BERT (Turc et al.'s BERT-mini shape) with an own 8k WordPiece
-    vocabulary, 4,000 steps of 32 x 128 tokens (16.4M tokens, about 2 epochs of the corpus): about 50 minutes on
-    2 CPU cores.  MiniLM's own shape (6 x 384, 30k vocabulary) is about 5x the cost per token and was out of
-    reach of a session's CPU budget."""
+    """One pre-training run.  Defaults (the recipe chosen by the lever table, ``helpers.levers``): a 4 x 256
+    encoder (Turc et al.'s BERT-mini shape) with rotary positions (RoFormer; Su et al. 2021), an own 8k
+    WordPiece vocabulary, batch 8 x 128 tokens, AdamW beta2 0.999 (small batches; Porian et al. 2024, Marek
+    et al. 2025), warm-up-stable-decay (ModernBERT), MLM at 15%.  ``positions="absolute"`` is BERT's own
+    learned absolute positions (``BertForMaskedLM``); on this corpus they stay on the early plateau for
+    thousands of steps (the lever table)."""
 
     vocab_size: int = 8192
     hidden_size: int = 256
@@ -65,17 +67,20 @@ class PretrainConfig:
     heads: int = 4
     intermediate_size: int = 1024
     seq_length: int = 128
-    batch_size: int = 32                 # sequences per step (32 x 128 tokens: more updates per token early on)
-    steps: int = 4000
+    positions: str = "rotary"            # "rotary" (RoFormerForMaskedLM) or "absolute" (BertForMaskedLM)
+    batch_size: int = 8                  # sequences per step
+    steps: int = 24000                  # 24.6M tokens, three epochs of the corpus
     learning_rate: float = 1e-3
-    warmup_fraction: float = 0.06
+    schedule: str = "wsd"                # "wsd": warm-up, constant, linear decay over decay_fraction; "linear": warm-up then linear decay
+    warmup_steps: int = 300
+    decay_fraction: float = 0.2
     weight_decay: float = 0.01
-    betas: tuple = (0.9, 0.98)
-    clip_norm: float = 0.5
+    betas: tuple = (0.9, 0.999)
+    clip_norm: float = 1.0
     mask_rate: float = 0.15
     heldout_fraction: float = 0.01
-    eval_every: int = 200                # steps between held-out evaluations
-    eval_sequences: int = 256
+    eval_every: int = 250                # steps between held-out evaluations
+    eval_sequences: int = 512
     checkpoint_fractions: tuple = (0.0, 0.01, 0.03, 0.1, 0.3, 0.6)
     seed: int = 0
     corpus: tuple = ("imdb", "rt")
@@ -126,8 +131,14 @@ def validate(cfg: PretrainConfig) -> None:
         raise checks.ParameterError(f"hidden_size={cfg.hidden_size} is not a multiple of heads={cfg.heads}")
     if not 0 < cfg.mask_rate < 1:
         raise checks.ParameterError(f"mask_rate={cfg.mask_rate!r} is not valid; it must be in (0, 1)")
-    if not 0 <= cfg.warmup_fraction < 1:
-        raise checks.ParameterError(f"warmup_fraction={cfg.warmup_fraction!r} is not valid; it must be in [0, 1)")
+    checks.choice("positions", cfg.positions, POSITIONS)
+    checks.choice("schedule", cfg.schedule, SCHEDULES)
+    if not 0 <= cfg.warmup_steps < cfg.steps:
+        raise checks.ParameterError(f"warmup_steps={cfg.warmup_steps!r} is not valid; it must be in [0, steps={cfg.steps})")
+    if not 0 < cfg.decay_fraction <= 1:
+        raise checks.ParameterError(f"decay_fraction={cfg.decay_fraction!r} is not valid; it must be in (0, 1]")
+    if not (len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas)):
+        raise checks.ParameterError(f"betas={cfg.betas!r} is not valid; two numbers in [0, 1)")
     if not 0 < cfg.heldout_fraction < 0.5:
         raise checks.ParameterError(f"heldout_fraction={cfg.heldout_fraction!r} is not valid; it must be in (0, 0.5)")
     if not all(0 <= f < 1 for f in cfg.checkpoint_fractions):
@@ -304,40 +315,60 @@ def mask_batch(ids: np.ndarray, rate: float, vocab_size: int, specials: int, see
 MASK_ID = SPECIALS.index("[MASK]")
 
 
-def bert_config(cfg: PretrainConfig, dropout: float = 0.0):
-    from transformers import BertConfig
+POSITIONS = ("rotary", "absolute")
+SCHEDULES = ("wsd", "linear")
 
-    return BertConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.layers,
-                      num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate_size,
-                      max_position_embeddings=cfg.seq_length, type_vocab_size=2, hidden_dropout_prob=dropout,
-                      attention_probs_dropout_prob=dropout, pad_token_id=0, tie_word_embeddings=True)
+
+def model_config(cfg: PretrainConfig, dropout: float = 0.0):
+    """The encoder's ``transformers`` config: ``BertConfig`` (learned absolute positions) or ``RoFormerConfig``
+    (BERT with rotary position embeddings, Su et al. 2021; post-LN like BERT), tied input and output
+    embeddings, no dropout while pre-training (the saved config has BERT's 0.1)."""
+    from transformers import BertConfig, RoFormerConfig
+
+    common = dict(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.layers,
+                  num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate_size, type_vocab_size=2,
+                  hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pad_token_id=0,
+                  tie_word_embeddings=True)
+    if cfg.positions == "rotary":                 # no position parameters: 512 sets the sinusoid table only
+        return RoFormerConfig(**common, embedding_size=cfg.hidden_size, max_position_embeddings=max(512, cfg.seq_length))
+    return BertConfig(**common, max_position_embeddings=cfg.seq_length)
 
 
 def masked_loss(model, inputs, positions, targets):
     """Cross-entropy on the masked positions only: the encoder runs on every token, the MLM head on the
-    ~15% that are predicted.  Returns (loss, number correct)."""
+    ~15% that are predicted.  Returns (loss, number correct, per-position correctness)."""
     import torch
 
-    hidden = model.bert(input_ids=inputs).last_hidden_state          # packed rows: no padding, no mask needed
+    hidden = model.base_model(input_ids=inputs).last_hidden_state    # packed rows: no padding, no mask needed
     logits = model.cls(hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions))
     loss = torch.nn.functional.cross_entropy(logits, targets)
-    return loss, (logits.argmax(-1) == targets).sum()
+    hit = logits.argmax(-1) == targets
+    return loss, hit.sum(), hit
 
 
 def learning_rate(cfg: PretrainConfig, step: int) -> float:
-    """Linear warm-up over ``warmup_fraction`` of the steps, then linear decay to 0 (a one-cycle shape)."""
-    warm = max(1, int(cfg.warmup_fraction * cfg.steps))
+    """Linear warm-up over ``warmup_steps``; then ``"wsd"`` (warm-up-stable-decay, ModernBERT): constant until
+    the last ``decay_fraction`` of the steps, then linear to 0; ``"linear"``: linear decay to 0 at once."""
+    warm = max(1, cfg.warmup_steps)
     if step < warm:
         return cfg.learning_rate * (step + 1) / warm
-    return cfg.learning_rate * max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
+    start = warm if cfg.schedule == "linear" else max(warm, int(round(cfg.steps * (1 - cfg.decay_fraction))))
+    if step < start:
+        return cfg.learning_rate
+    return cfg.learning_rate * max(0.0, (cfg.steps - step) / max(1, cfg.steps - start))
+
+
+def model_class(cfg: PretrainConfig):
+    from transformers import BertForMaskedLM, RoFormerForMaskedLM
+
+    return RoFormerForMaskedLM if cfg.positions == "rotary" else BertForMaskedLM
 
 
 def new_model(cfg: PretrainConfig):
     import torch
-    from transformers import BertForMaskedLM
 
     torch.manual_seed(cfg.seed)
-    return BertForMaskedLM(bert_config(cfg))
+    return model_class(cfg)(model_config(cfg))
 
 
 def optimizer(cfg: PretrainConfig, model):
@@ -381,7 +412,8 @@ def load(path: Path) -> PretrainRun:
 
 
 def run_dir(cfg: PretrainConfig) -> Path:
-    return cache.artifact_dir("pretrain", f"bert-{cfg.layers}x{cfg.hidden_size}", cfg.key_spec())
+    arch = "roformer" if cfg.positions == "rotary" else "bert"
+    return cache.artifact_dir("pretrain", f"{arch}-{cfg.layers}x{cfg.hidden_size}", cfg.key_spec())
 
 
 def pretrain(cfg: PretrainConfig | None = None, say=print, stop_after: int | None = None, **overrides) -> PretrainRun:
@@ -434,24 +466,66 @@ def _prepare(cfg: PretrainConfig, work: Path, say) -> tuple:
             json.loads((prep / "corpus.json").read_text()))
 
 
+def eval_batches(held: np.ndarray, cfg: PretrainConfig):
+    """The held-out evaluation's batches: the first ``eval_sequences`` held-out rows in chunks of 64, masked
+    with masks seeded by the run's seed alone (every evaluation, and every baseline, sees the same positions).
+    Yields (inputs, positions, targets, is_mask): ``is_mask`` marks the positions replaced by [MASK] (80%);
+    the others were replaced by a random token (10%) or kept (10%, copyable from the input)."""
+    rows = held[: cfg.eval_sequences].astype(np.int64)
+    for i in range(0, len(rows), 64):
+        inputs, pos, targets = mask_batch(rows[i:i + 64], cfg.mask_rate, cfg.vocab_size, len(SPECIALS), [cfg.seed, 99], i)
+        yield inputs, pos, targets, inputs.reshape(-1)[pos] == MASK_ID
+
+
 def evaluate(model, held: np.ndarray, cfg: PretrainConfig) -> dict:
-    """Held-out MLM loss and masked-token accuracy on the first ``eval_sequences`` held-out rows, with fixed
-    masks (seeded by the run's seed alone: every evaluation sees the same positions)."""
+    """Held-out MLM loss (every predicted position) and accuracy on the [MASK]-replaced positions
+    (``heldout_mask_accuracy``: the model must use the context) and on every predicted position
+    (``heldout_all_accuracy``: BERT's 80/10/10, which also counts the 10% kept, copyable tokens)."""
     import torch
 
-    rows = held[: cfg.eval_sequences].astype(np.int64)
-    total, correct, n = 0.0, 0, 0
+    total, n, right_all, right_mask, n_mask = 0.0, 0, 0, 0, 0
     model.eval()
     with torch.inference_mode():
-        for i in range(0, len(rows), 64):
-            inputs, pos, targets = mask_batch(rows[i:i + 64], cfg.mask_rate, cfg.vocab_size, len(SPECIALS),
-                                              [cfg.seed, 99], i)
-            loss, right = masked_loss(model, torch.from_numpy(inputs), torch.from_numpy(pos), torch.from_numpy(targets))
+        for inputs, pos, targets, is_mask in eval_batches(held, cfg):
+            loss, right, hit = masked_loss(model, torch.from_numpy(inputs), torch.from_numpy(pos), torch.from_numpy(targets))
             total += float(loss) * len(targets)
-            correct += int(right)
             n += len(targets)
+            right_all += int(right)
+            right_mask += int(hit.numpy()[is_mask].sum())
+            n_mask += int(is_mask.sum())
     model.train()
-    return {"heldout_loss": total / n, "heldout_accuracy": correct / n}
+    return {"heldout_loss": total / n, "heldout_mask_accuracy": right_mask / n_mask, "heldout_all_accuracy": right_all / n}
+
+
+def baselines(train: np.ndarray, held: np.ndarray, cfg: PretrainConfig) -> dict:
+    """Two count-based predictors scored on the evaluation's [MASK] positions (:func:`eval_batches`), from the
+    training rows' counts: the most frequent token (``unigram``), and a cloze that reads only the two neighbours
+    in the input, argmax_w P(w | left) P(right | w) with add-one smoothed bigram counts (``bigram_cloze``; with
+the neighbours before masking, ``bigram_cloze_true_neighbours``: a stronger bar, as a neighbour may itself be
+masked in the model's input).  A
+    masked LM that uses its context has to beat the second (Chang & Bergen 2022: MLMs pass through a unigram,
+    then a bigram stage)."""
+    V = cfg.vocab_size
+    flat = train.astype(np.int64)
+    pairs = np.bincount((flat[:, :-1] * V + flat[:, 1:]).ravel(), minlength=V * V).reshape(V, V).astype(np.float32)
+    uni = np.bincount(flat.ravel(), minlength=V)
+    uni[: len(SPECIALS)] = 0
+    log_next = np.log(pairs + 1) - np.log(pairs.sum(1, keepdims=True) + V)        # log P(next | previous)
+    del pairs
+    hit_uni = hit_bi = hit_true = n = 0
+    rows = held[: cfg.eval_sequences].astype(np.int64).reshape(-1)
+    for k, (inputs, pos, targets, is_mask) in enumerate(eval_batches(held, cfg)):
+        x, orig = inputs.reshape(-1), rows[k * 64 * held.shape[1]:][: inputs.size]
+        p, t = pos[is_mask], targets[is_mask]
+        for seen, name in ((x, "input"), (orig, "true")):
+            score = log_next[seen[p - 1]] + log_next[:, seen[p + 1]].T      # log P(w | left) + log P(right | w)
+            score[:, : len(SPECIALS)] = -np.inf
+            hits = int((score.argmax(1) == t).sum())
+            hit_bi, hit_true = (hit_bi + hits, hit_true) if name == "input" else (hit_bi, hit_true + hits)
+        hit_uni += int((t == uni.argmax()).sum())
+        n += len(t)
+    return {"unigram": hit_uni / n, "bigram_cloze": hit_bi / n, "bigram_cloze_true_neighbours": hit_true / n,
+            "mask_positions": n}
 
 
 def _save_state(work: Path, step: int, model, opt, log_rows: list[dict], seconds: float) -> None:
@@ -556,13 +630,13 @@ def _train(cfg: PretrainConfig, work: Path, say, stop_after: int | None) -> bool
         inputs, pos, targets = mask_batch(rows, cfg.mask_rate, cfg.vocab_size, len(SPECIALS), cfg.seed, step)
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, step)
-        loss, right = masked_loss(model, torch.from_numpy(inputs), torch.from_numpy(pos), torch.from_numpy(targets))
+        loss, right, _ = masked_loss(model, torch.from_numpy(inputs), torch.from_numpy(pos), torch.from_numpy(targets))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
         opt.step()
         seconds += time.time() - t0
-        row = {"step": step + 1, "tokens": (step + 1) * cfg.tokens_per_step, "loss": float(loss),
+        row = {"step": step + 1, "tokens": (step + 1) * cfg.tokens_per_step, "loss": float(loss.detach()),
                "accuracy": int(right) / len(targets), "lr": learning_rate(cfg, step), "grad_norm": float(grad_norm)}
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             row.update(evaluate(model, held, cfg))
@@ -572,9 +646,9 @@ def _train(cfg: PretrainConfig, work: Path, say, stop_after: int | None) -> bool
         if (step + 1) % every == 0 or step + 1 == cfg.steps:
             rate = tokens_since / max(1e-9, time.time() - t_since)
             left = (cfg.steps - step - 1) * cfg.tokens_per_step / rate
-            acc = next((r["heldout_accuracy"] for r in reversed(log_rows) if "heldout_accuracy" in r), None)
+            acc = next((r["heldout_mask_accuracy"] for r in reversed(log_rows) if "heldout_mask_accuracy" in r), None)
             say(f"[pretrain] step {step + 1}/{cfg.steps} ({100 * (step + 1) / cfg.steps:.0f}%) | loss {float(loss):.3f}"
-                + (f" | held-out accuracy {acc:.3f}" if acc is not None else "")
+                + (f" | held-out [MASK] accuracy {acc:.3f}" if acc is not None else "")
                 + f" | {rate:,.0f} tokens/s | elapsed {progress.duration(seconds)}, about {progress.duration(left)} left")
             tokens_since, t_since = 0, time.time()
         if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
@@ -587,6 +661,7 @@ def _train(cfg: PretrainConfig, work: Path, say, stop_after: int | None) -> bool
     pd.DataFrame(log_rows).to_csv(work / "log.csv", index=False)
     cache.write_json_atomic(work / "record.json", {
         "config": cfg.key_spec()["config"], "code": code_digest(), "corpus": corpus, "final": final,
+        "baselines": baselines(train, held, cfg),
         "steps": cfg.steps, "tokens_seen": cfg.steps * cfg.tokens_per_step,
         "epochs": cfg.steps * cfg.batch_size / len(train), "train_seconds": round(seconds, 1),
         "parameters": sum(p.numel() for p in model.parameters()), "torch_threads": torch.get_num_threads(),
@@ -628,8 +703,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     t0 = time.time()
     run = pretrain()
-    print(f"[pretrain] done in {progress.duration(time.time() - t0)}: {run.path}; held-out accuracy "
-          f"{run.record['final']['heldout_accuracy']:.3f}, loss {run.record['final']['heldout_loss']:.3f}")
+    print(f"[pretrain] done in {progress.duration(time.time() - t0)}: {run.path}; held-out [MASK] accuracy "
+          f"{run.record['final']['heldout_mask_accuracy']:.3f}, loss {run.record['final']['heldout_loss']:.3f}")
     return 0
 
 

@@ -148,3 +148,42 @@ def test_structure_measures_see_a_planted_structure_and_its_loss():
         bad["frequency (content words)", "held-out-type probe accuracy"] + 0.2
     assert abs(bad[tt, "selectivity"]) < 0.15 and good[tt, "selectivity"] > 0.3
     assert set(good.index.get_level_values("structure")) == set(S.STRUCTURES)
+
+
+def test_linear_cka_equals_the_hsic_formula_and_its_invariances():
+    """Linear CKA against Kornblith et al.'s (2019) HSIC form, tr(K H L H) / sqrt(tr(K H K H) tr(L H L H)) with
+    K = A A^T, L = B B^T, H the centring matrix; 1 under rotation and isotropic scaling, below 1 otherwise."""
+    from helpers import structure as S
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(60, 7))
+    B = A @ rng.normal(size=(7, 5)) + 0.5 * rng.normal(size=(60, 5))
+    H = np.eye(60) - 1 / 60
+    K, L = A @ A.T, B @ B.T
+    hsic = lambda X, Y: np.trace(X @ H @ Y @ H)
+    assert S.linear_cka(A, B) == pytest.approx(hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L)), rel=1e-10)
+    Q, _ = np.linalg.qr(rng.normal(size=(7, 7)))
+    assert S.linear_cka(A, 3.0 * A @ Q + 2.0) == pytest.approx(1.0, abs=1e-12)
+    assert S.linear_cka(A, rng.normal(size=(60, 7))) < 0.5
+
+
+def test_knn_overlap_equals_a_brute_force_neighbour_search():
+    """10-NN overlap against scikit-learn's exact cosine neighbours (itself excluded), row by row; 1 for a
+    rotated and rescaled copy, near k/n for unrelated spaces."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from helpers import structure as S
+
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(size=(200, 8)), rng.normal(size=(200, 8))
+    B = 0.6 * A + B                                           # related, not the same
+
+    def neighbours(X, k=10):
+        idx = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute").fit(X).kneighbors(X)[1]
+        return [set(r[r != i][:k]) for i, r in enumerate(idx)]
+
+    expected = np.mean([len(a & b) / 10 for a, b in zip(neighbours(A), neighbours(B))])
+    assert S.knn_overlap(A, B, k=10) == pytest.approx(expected, abs=1e-12)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    assert S.knn_overlap(A, 5.0 * A @ Q, k=10) == 1.0
+    assert S.knn_overlap(A, rng.normal(size=(200, 8)), k=10) < 0.15
