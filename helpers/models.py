@@ -133,7 +133,7 @@ def mlm_card(d: Path | None = None) -> dict:
         "training": (
             f"Masked language modelling only ({c['mask_rate']:.0%} of tokens, loss on masked positions), from random "
             f"initialisation, on IMDB reviews + Rotten Tomatoes critic snippets without any MR sentence "
-            f"({corpus['train_words']:,} words, {corpus['train_tokens']:,} tokens per epoch); {rec['steps']} steps of "
+            f"({corpus['train_words']:,} words, {corpus['train_tokens']:,} tokens per epoch); {rec['steps']:,} steps of "
             f"{c['batch_size']} x {c['seq_length']} tokens = {rec['tokens_seen']:,} tokens ({rec['epochs']:.2f} epochs); "
             f"held-out MLM loss {rec['final']['heldout_loss']:.3f}, accuracy on [MASK] positions "
             f"{rec['final']['heldout_mask_accuracy']:.3f} (bigram cloze {rec['baselines']['bigram_cloze']:.3f}, unigram "

