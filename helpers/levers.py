@@ -79,7 +79,7 @@ def summary(curves: pd.DataFrame, at=None, tokens_per_step: int | None = None) -
     every arm reached."""
     tps = tokens_per_step or P.PretrainConfig().tokens_per_step
     if at is None:
-        last = int(curves.groupby("arm").step.max().min())
+        last = last_common_step(curves)
         steps = sorted(set(curves.step))
         at = sorted({min(steps, key=lambda s: abs(s - f * last)) for f in (1 / 3, 2 / 3, 1)})
     piv = curves[curves.step.isin(at)].pivot_table(index="arm", columns="step", values="heldout_mask_accuracy")
@@ -87,22 +87,32 @@ def summary(curves: pd.DataFrame, at=None, tokens_per_step: int | None = None) -
     return piv.reindex(list(dict.fromkeys(curves.arm)))
 
 
+def last_common_step(curves: pd.DataFrame) -> int:
+    """The last evaluated step every arm reached."""
+    return int(curves.groupby("arm").step.max().min())
+
+
+def accuracy_at(curves: pd.DataFrame, step: int) -> pd.Series:
+    """Held-out [MASK]-position accuracy of every arm at ``step``, best first."""
+    return curves[curves.step == step].set_index("arm").heldout_mask_accuracy.sort_values(ascending=False)
+
+
 def best_arm(curves: pd.DataFrame) -> tuple[str, float, float]:
     """(arm, its accuracy, the runner-up's) at the last step every arm reached."""
-    last = curves.groupby("arm").step.max().min()
-    at = curves[curves.step == last].set_index("arm").heldout_mask_accuracy.sort_values(ascending=False)
+    at = accuracy_at(curves, last_common_step(curves))
     return at.index[0], float(at.iloc[0]), float(at.iloc[1]) if len(at) > 1 else float("nan")
 
 
-def write(curves: pd.DataFrame, steps: int, dest: Path = DEST) -> Path:
-    """``levers.csv`` and ``levers.json`` (arms' settings, code digest, steps) into ``dest``, atomically."""
+def write(curves: pd.DataFrame, steps: int, dest: Path = DEST, arms: dict = ARMS) -> Path:
+    """``levers.csv`` and ``levers.json`` (the settings of the ``arms`` the table was made with, code digest,
+    steps) into ``dest``, atomically."""
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / ".levers.csv.tmp"
     curves.to_csv(tmp, index=False)
     tmp.replace(dest / "levers.csv")
     cache.write_json_atomic(dest / "levers.json", {
         "steps": steps, "code": P.code_digest(), "tokens_per_step": P.PretrainConfig().tokens_per_step,
-        "arms": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in over.items()} for name, over in ARMS.items()}})
+        "arms": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in over.items()} for name, over in arms.items()}})
     return dest / "levers.csv"
 
 

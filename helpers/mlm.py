@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cache, extract as E, layerwise as LW, paths, pretrain as P, progress
+from . import cache, extract as E, layerwise as LW, levers, paths, pretrain as P, progress
 
 SHIPPED = paths.MODELS / "mlm"
 
@@ -158,12 +158,10 @@ def levers_record(dest: Path = SHIPPED) -> dict:
 
 def levers_sentence(curves: pd.DataFrame, rec: dict) -> str:
     """What the lever table shows, decided from its numbers: the best arm at the last common step, each other
-    arm's gap to it, and where the shipped recipe stands against the bigram cloze."""
-    from . import levers
-
-    last = int(curves.groupby("arm").step.max().min())
-    at = curves[curves.step == last].set_index("arm").heldout_mask_accuracy
-    best, best_acc, _ = levers.best_arm(curves)
+    arm's accuracy there, and where the shipped recipe stands against the bigram cloze."""
+    last = levers.last_common_step(curves)
+    at = levers.accuracy_at(curves, last)
+    best, best_acc = at.index[0], float(at.iloc[0])
     chosen = next(iter(dict.fromkeys(curves.arm)))
     gaps = "; ".join(f"{a}: {v:.3f}" for a, v in at.items() if a != best)
     cloze = rec["baselines"]["bigram_cloze"]

@@ -252,5 +252,6 @@ def test_lever_arms_share_the_recipe_and_differ_in_one_setting(tmp_path, monkeyp
     assert list(summ.index) == ["chosen", "absolute"] and summ.shape == (2, 2)
     assert levers.best_arm(curves)[0] in arms
     assert levers.arm_config(arms["absolute"], base).positions == "absolute"
-    dest = levers.write(curves, 8, dest=tmp_path / "mlm")
+    dest = levers.write(curves, 8, dest=tmp_path / "mlm", arms=arms)
+    assert set(mlm.levers_record(tmp_path / "mlm")["arms"]) == set(arms)
     assert levers.shipped(tmp_path / "mlm").shape == curves.shape and dest.is_file()
