@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_DATASETS_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: setup book test unit run lab mpnet chromium bench pretrain levers clean clean-cache
+.PHONY: setup book test unit run lab mpnet chromium bench pretrain levers budget clean clean-cache
 
 setup: $(STAMP)
 
@@ -48,9 +48,15 @@ bench: setup
 
 ## make pretrain: remake the book's MLM encoder (models/mlm) from the offline corpus (resumes a killed run),
 ## then its lever table (models/mlm/levers.csv: the recipe with one setting changed per arm, 3,000 steps each)
+## and its fine-tuning budget (models/mlm/finetune-budget.csv: chosen on MR's validation split, 3 seeds)
 pretrain: setup
 	$(BIN)/python -m helpers.mlm --rebuild
 	$(BIN)/python -m helpers.levers
+	$(BIN)/python -m helpers.budget mlm
+
+## make budget: the MLM model's fine-tuning budget alone (learning rate x epochs, chosen on validation)
+budget: setup
+	$(BIN)/python -m helpers.budget mlm
 
 ## make levers: the lever table alone (needs the main run of `make pretrain` in the cache)
 levers: setup

@@ -1,10 +1,12 @@
 """Helpers for the isotropy-after-fine-tuning book.
 
 Layers, each module with one job:
-``paths`` / ``cache`` / ``checks`` / ``progress`` (infrastructure) -> ``tasks`` / ``models`` (data and
-weights) -> ``tokens`` (token types and corpus frequency) -> ``finetune`` / ``extract`` / ``baseline``
-(cached artifacts) -> ``geometry`` / ``transforms`` (metrics, enhancement methods) -> ``layerwise`` /
-``structure`` / ``directions`` / ``enhancement`` (measurements) -> ``claims`` (verdicts) -> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
+``paths`` / ``cache`` / ``checks`` / ``progress`` / ``intervals`` (infrastructure, every printed interval) ->
+``tasks`` / ``models`` (data and weights) -> ``tokens`` (token types and corpus frequency) -> ``classifiers``
+(the linear read-outs) -> ``finetune`` / ``extract`` / ``baseline`` (cached artifacts; ``budget``: a model's
+fine-tuning budget chosen on validation) -> ``geometry`` / ``transforms`` (metrics, enhancement methods) ->
+``layerwise`` / ``structure`` / ``directions`` / ``enhancement`` (measurements) -> ``claims`` (verdicts) ->
+``ledger`` -> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
 
 Every notebook imports the package the same way::
 
@@ -30,6 +32,6 @@ def __getattr__(name):  # lazy submodules: importing torch costs seconds
 
     if name in {"tasks", "models", "tokens", "finetune", "extract", "baseline", "geometry", "layerwise",
                 "structure", "directions", "transforms", "enhancement", "claims", "plots", "run", "progress", "book",
-                "env"}:
+                "env", "intervals", "classifiers", "budget", "words"}:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from . import cache, checks, finetune, models, progress, tasks
+from . import cache, checks, classifiers, finetune, models, progress, tasks
 
 
 def sentence_embeddings(model, texts, pairs=None, layer: int = -1, max_length: int = 64, batch_size: int = 64,
@@ -41,25 +41,20 @@ def frozen_baseline(model: str = "minilm", task: str = "mr", layer: int = -1, tr
                     max_length: int = 64, seed: int = 0, split_seed: int = 0, glue_dir=None) -> dict:
     """Test-split metrics of a linear model on frozen mean-pooled features (cached)."""
     spec = models.resolve(model)
-    tspec = tasks.spec(task)
+    tasks.spec(task)
     df = tasks.load(task, split_seed=split_seed, glue_dir=glue_dir)
     key = {"model": spec.identity, "task": tasks.key_name(task), "layer": layer, "data": tasks.table_digest(df),
            "train_size": train_size, "max_length": max_length, "seed": seed, "split_seed": split_seed, "code": cache.code_digest("baseline")}
     final = cache.artifact_dir("baseline", f"{spec.slug}-{tasks.slug(task)}", key)
     if cache.is_done(final):
         return json.loads((final / "result.json").read_text())
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     train = finetune.subsample(tasks.split(df, "train"), train_size, seed)
     test = tasks.split(df, "test")
     tok, enc = models.load_tokenizer(spec), models.load_encoder(spec)
     feats = {}
     for name, d in (("train", train), ("test", test)):
         feats[name] = sentence_embeddings(enc, d.text.tolist(), tasks.second_texts(d), layer, max_length, tok=tok)
-    head = Ridge(alpha=1.0) if tspec.regression else LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-    clf = make_pipeline(StandardScaler(), head).fit(feats["train"], train.label.values)
+    clf = classifiers.sentence_classifier(task, seed).fit(feats["train"], train.label.values)
     result = {"test": tasks.compute_metrics(task, clf.predict(feats["test"]), test.label.values),
               "train_examples": len(train), "layer": layer, "features": "mean-pooled, frozen pre-trained"}
     with cache.building(final, key) as tmp:

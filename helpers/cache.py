@@ -148,18 +148,28 @@ def building(final: Path, spec: dict) -> Iterator[Path]:
 
 
 TABLE_THREADS = 1
-"""Threads of the BLAS and OpenMP pools while a cached table is computed.  Floating-point reductions split
+"""Threads of the BLAS, OpenMP and torch pools while a cached table is computed.  Floating-point reductions split
 over threads add in another order, and k-means, eigen-solvers and lbfgs amplify the last digits: measured
 here, 1 against 2 threads moved log10 I(W) after the cluster-based method by 8e-7 on the same input.  One
 thread is the count every machine has, so a table is the same on a laptop, a CI runner and a cluster node
 (``tests/test_determinism.py``)."""
 
 
+@contextmanager
 def fixed_threads(n: int = TABLE_THREADS):
-    """Context manager: BLAS / OpenMP pools limited to ``n`` threads (``threadpoolctl``)."""
+    """Context manager: BLAS / OpenMP pools limited to ``n`` threads (``threadpoolctl``), and torch's intra-op
+    pool too (its parallel reductions split partial sums by thread count, whatever the CPU); both restored on
+    exit."""
+    import torch
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(n)
+    before = torch.get_num_threads()
+    try:
+        with threadpool_limits(n):
+            torch.set_num_threads(n)
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cached_table(kind: str, name: str, spec: dict, compute):

@@ -39,13 +39,14 @@ import numpy as np
 import pandas as pd
 
 from .directions import CROSS_TASK
+from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_ratio, format_interval,  # noqa: F401
+                        level_interval, t_interval)
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 
-# Named thresholds, each with its rationale (the ledger lists them).
-LEVEL = 0.95
-"""Two-sided confidence level of every interval: the field's convention."""
+# Named thresholds, each with its rationale (the ledger lists them).  LEVEL (the confidence level of every
+# interval) lives with the interval functions in helpers.intervals.
 MIN_REPLICATES = 3
 """Fewer fine-tuning seeds give no verdict: with 2, the t quantile is 12.7 and one seed can decide alone."""
 FLAT_MARGIN = 0.01
@@ -86,60 +87,6 @@ THRESHOLDS = {
 
 
 # ----------------------------------------------------------------------------- statistics
-def t_interval(values, level: float = LEVEL) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) of a two-sided Student-t interval of the mean; low = high = NaN for n < 2."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    n = len(v)
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    m = float(v.mean())
-    if n < 2:
-        return m, np.nan, np.nan, n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return m, m - half, m + half, n
-
-
-BOUNDS = {"IsoScore": (0.0, 1.0), "average cosine": (-1.0, 1.0), "log10 I(W)": (None, 0.0),
-          "log10 I(W) single-sign": (None, 0.0), "mean norm": (0.0, None), "norm of the mean": (0.0, None),
-          "accuracy": (0.0, 1.0), "f1": (0.0, 1.0), "matthews": (-1.0, 1.0), "mcc": (-1.0, 1.0), "pearson": (-1.0, 1.0),
-          "spearman": (-1.0, 1.0), "count": (0.0, None)}
-"""The range of each measured quantity: intervals of its level are taken on a scale where the range is the whole
-line (:func:`bounded_interval`), so they cannot leave it.  I(W) <= 1, so log10 I(W) <= 0."""
-
-
-def bounded_interval(values, low: float | None = None, high: float | None = None,
-                     level: float = LEVEL) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) for a quantity confined to [``low``, ``high``]: a t-interval on the logit scale
-    (both bounds), the log of the distance to the bound (one bound), or plain (none), mapped back.  The mean
-    is the arithmetic one; the interval is that of the transformed mean, so it never leaves the range (a
-    plain t-interval over 3 seeds of an IsoScore near 0 reaches below 0)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if low is None and high is None or len(v) < 2:
-        return t_interval(v, level)
-    eps = 1e-12
-    if low is not None and high is not None:
-        u = np.clip((v - low) / (high - low), eps, 1 - eps)
-        fwd, back = np.log(u / (1 - u)), lambda z: low + (high - low) / (1 + np.exp(-z))
-    elif low is not None:
-        fwd, back = np.log(np.maximum(v - low, eps)), lambda z: low + np.exp(z)
-    else:
-        fwd, back = np.log(np.maximum(high - v, eps)), lambda z: high - np.exp(z)
-    _, lo_z, hi_z, n = t_interval(fwd, level)
-    a, b = back(lo_z), back(hi_z)
-    return float(v.mean()), float(min(a, b)), float(max(a, b)), n
-
-
-def level_interval(values, metric: str, level: float = LEVEL) -> tuple[float, float, float, int]:
-    """:func:`bounded_interval` with the bounds of ``metric`` (:data:`BOUNDS`; counts of directions start with
-    "dominant" or are named like ``pcs_50``), plain for anything else."""
-    key = "count" if metric.startswith(("dominant", "pcs_", "above_", "rogue")) else metric
-    return bounded_interval(values, *BOUNDS.get(key, (None, None)), level=level)
-
-
 def decide(low: float, high: float, n: int, direction: int = +1, margin: float = 0.0) -> str:
     """Verdict of one cell: the claim predicts a change of sign ``direction`` beyond ``margin`` (direction
     -1 with a margin m means "below +m": "no improvement larger than m")."""
@@ -193,12 +140,14 @@ def method_effects(df: pd.DataFrame, methods, by=("task", "state"), reference: s
                      ignore_index=True)
 
 
-def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0) -> pd.DataFrame:
+def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0,
+          quantum: float = 0.0) -> pd.DataFrame:
     """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n,
-    direction, margin, verdict, per seed: the per-replicate effects as text, for figures and readers)."""
+    direction, margin, verdict, per seed: the per-replicate effects as text, for figures and readers).
+    ``quantum``: the resolution of the measurements differenced (counts: 1; :func:`helpers.intervals.t_interval`)."""
     rows = []
     for key, g in effects.groupby(by, sort=False):
-        m, lo, hi, n = t_interval(g.effect)
+        m, lo, hi, n = t_interval(g.effect, quantum=quantum)
         v = np.asarray(g.effect, dtype=np.float64)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n, "direction": direction,
@@ -258,11 +207,7 @@ class Verdict:
     layer: int | None = None
 
     def interval(self, fmt: str = "{:+.3g}") -> str:
-        if not np.isfinite(self.estimate):
-            return "n/a"
-        if not (np.isfinite(self.low) and np.isfinite(self.high)):
-            return fmt.format(self.estimate) + " (no interval)"
-        return f"{fmt.format(self.estimate)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
+        return format_interval(self.estimate, self.low, self.high, fmt)
 
     def markdown(self) -> str:
         """The verdict as a paragraph the chapters glue: claim, criterion, number, control, verdict."""
@@ -486,6 +431,8 @@ def c2_alignment(df: pd.DataFrame, section: str = "") -> Verdict:
 
 C3_COUNTS = ("above_10x_mean", "rogue")
 """Direct counts of dominant directions: they grow when more directions become dominant (C3's cells)."""
+INTEGER_COUNTS = ("above_10x_mean", "rogue", "pcs_50", "pcs_90", "above_uniform")
+"""The criteria that count directions (integers: their intervals carry a count's rounding variance)."""
 CONCENTRATION = ("pcs_50", "pcs_90", "above_uniform", "participation ratio", "variance share above 10x mean")
 """How concentrated the variance is: the spread counts fall, and the share of the dominant directions rises, when
 it concentrates into few directions (reported beside C3, not decided on)."""
@@ -494,10 +441,13 @@ it concentrates into few directions (reported beside C3, not decided on)."""
 def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
     """C3 from rows (task, state, replicate, criterion, value = a count) of the unprocessed held-out tokens.
     Cells: task x :data:`C3_COUNTS`; the spread counts (:data:`CONCENTRATION`) are kept in ``detail``
-    (test "concentration: reported") and never decide."""
+    (test "concentration: reported") and never decide.  Counts are integers: their intervals carry the
+    rounding variance of a count (``quantum=1``), so a change of one direction in every seed is not decided."""
     eff = paired_effects(df, ["task", "criterion"], "state", "fine-tuned", "pre-trained")
-    direct = adjust(cells(eff[eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1))
-    spread = cells(eff[eff.criterion.isin(CONCENTRATION)], ["task", "criterion"], direction=+1)
+    direct = adjust(cells(eff[eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1, quantum=1.0))
+    spread = pd.concat([cells(eff[eff.criterion.isin(CONCENTRATION) & (eff.criterion.isin(INTEGER_COUNTS) == integer)],
+                              ["task", "criterion"], direction=+1, quantum=float(integer)) for integer in (True, False)],
+                       ignore_index=True)
     detail = pd.concat([direct.assign(test="direct count: decides"), spread.assign(test="concentration: reported")],
                        ignore_index=True)
     return _summarise("C3", C3_STATEMENT, criterion("C3"), lambda r: f"change of the count {r.criterion} (fine-tuned - pre-trained)",

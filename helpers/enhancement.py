@@ -9,8 +9,8 @@ Protocol (the paper's own is not retrievable; these are the book's stated choice
 * **Isotropy** of exactly the processed test tokens: log10 I(W) over +-u (both signs) and with the authors'
   single-sign convention, IsoScore, and the exact average cosine (:data:`ISOTROPY_METRICS`).
 * **Task score of frozen features** (C6): a sentence vector is the mean of its processed last-layer token
-  vectors (real tokens only); a classifier (standardised features, logistic regression C = 1, lbfgs; Ridge for
-  regression) is **re-fitted for every condition** on the training sentences and scored on the test sentences
+  vectors (real tokens only); a classifier (features flat on the training sentences dropped, standardised
+  features, logistic regression C = 1, lbfgs; Ridge for regression) is **re-fitted for every condition** on the training sentences and scored on the test sentences
   with the task's primary metric.  By construction ZM changes nothing for this classifier (mean pooling
   commutes with a constant shift, which standardisation removes), and ABTT acts on the pooled vector as a
   projection; the clustering methods act per token and are not linear.
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from . import cache, checks, geometry, progress, structure, tasks, transforms
+from .classifiers import sentence_classifier
 from .extract import Extraction
 
 ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
@@ -124,18 +124,6 @@ def classifier_score(task: str, F_train, y_train, F_test, y_test, seed: int = 0)
     """Test metrics of a classifier re-fitted on the given sentence features (the C6 protocol)."""
     clf = sentence_classifier(task, seed).fit(F_train, y_train)
     return tasks.compute_metrics(task, clf.predict(F_test), y_test)
-
-
-def sentence_classifier(task: str, seed: int = 0):
-    """The book's frozen-feature classifier, unfitted: standardised features, then logistic regression (ridge
-    for regression tasks) with fixed settings."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    head = (Ridge(alpha=1.0) if tasks.spec(task).regression
-            else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
-    return make_pipeline(StandardScaler(), head)
 
 
 def frozen_classifier_under_removal(train: Extraction, test: Extraction, task: str, ks, layer: int = -1,

@@ -68,6 +68,13 @@ class FinetuneConfig:
         return {"config": d, "data": data,
                 "code": cache.code_digest("finetune")}
 
+    def describe(self) -> str:
+        """The budget in words: "1 epoch at learning rate 0.0001, batch size 16, sequences up to 64 tokens, all
+        training examples"."""
+        return (f"{self.epochs:g} epoch{'' if self.epochs == 1 else 's'} at learning rate {self.learning_rate:g}, "
+                f"batch size {self.batch_size}, sequences up to {self.max_length} tokens, "
+                f"{'all' if self.train_size is None else f'{self.train_size:,}'} training examples")
+
     @property
     def data(self) -> dict:
         """The arguments that locate the run's data (``split_seed``, ``glue_dir``), for ``tasks.load`` and
@@ -172,7 +179,9 @@ def data_settings(finetune) -> dict:
 
 def configs_for(model: str, tasks_, seeds, finetune: dict | None = None) -> dict[tuple[str, int], FinetuneConfig]:
     """Validated configurations ``{(task, seed): FinetuneConfig}`` for every task and fine-tuning seed, all
-    checked before any training.  The one place where a chapter's ``model``, ``tasks``, ``seeds`` (or
+    checked before any training.  Settings: :class:`FinetuneConfig`'s defaults, then the budget the model
+    ships (:func:`helpers.models.finetune_defaults`, chosen on validation by :mod:`helpers.budget`), then
+    ``finetune``.  The one place where a chapter's ``model``, ``tasks``, ``seeds`` (or
     ``[seed]``) and ``finetune`` parameters become runs: every chapter given the same values resolves the
     same runs (errors name the chapters' parameters)."""
     settings = check_settings(finetune)
@@ -183,7 +192,8 @@ def configs_for(model: str, tasks_, seeds, finetune: dict | None = None) -> dict
     if (not seed_list or not all(isinstance(x, int) and not isinstance(x, bool) for x in seed_list)
             or len(set(seed_list)) < len(seed_list)):
         raise checks.ParameterError(f"seeds={seeds!r} is not valid; it must be a non-empty list of distinct integers")
-    out = {(t, s): FinetuneConfig(model=model, task=t, seed=s, **settings) for t in names for s in seed_list}
+    defaults = models.finetune_defaults(models.resolve(model))     # a budget the model ships, else the book's
+    out = {(t, s): FinetuneConfig(model=model, task=t, seed=s, **{**defaults, **settings}) for t in names for s in seed_list}
     for cfg in out.values():
         validate(cfg)
     return out
@@ -197,6 +207,19 @@ def configs_for_models(models_, tasks_, seeds, finetune: dict | None = None) -> 
         raise checks.ParameterError(f"models={models_!r} is not valid; name one or more distinct models "
                                     f"(registered: {', '.join(models.REGISTERED)}, a local directory, or a hub id)")
     return {(m, t, s): cfg for m in names for (t, s), cfg in configs_for(m, tasks_, seeds, finetune).items()}
+
+
+def budget_sentence(models_, configs: dict, finetune: dict | None = None) -> str:
+    """Each model's budget in words (one bullet per model), saying which settings came from a budget the model
+    ships (chosen on validation by :mod:`helpers.budget`) rather than the book's defaults or ``finetune``."""
+    lines = []
+    for m in checks.as_list(models_):
+        cfg = next(c for (name, _, _), c in configs.items() if name == m)
+        shipped = {k: v for k, v in models.finetune_defaults(models.resolve(m)).items() if k not in (finetune or {})}
+        note = (f" ({', '.join(sorted(shipped))} chosen on the validation split for this model: "
+                f"`{models.BUDGET_FILE}` beside its weights)" if shipped else "")
+        lines.append(f"- **{m}**: {cfg.describe()}{note}.")
+    return "\n".join(lines)
 
 
 def configs_by_task(model: str, tasks_, seed: int, finetune: dict | None = None) -> dict[str, FinetuneConfig]:

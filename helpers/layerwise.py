@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import cache, geometry, progress
+from . import cache, geometry, intervals, progress
 from .extract import Extraction, check_aligned
 
 
@@ -41,18 +41,21 @@ ISOTROPY_DIRECTION = {"log10 I(W)": +1, "average cosine": -1, "IsoScore": +1, "I
 
 
 def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replicate: str = "seed") -> pd.DataFrame:
-    """Mean over replicates with a 95% t-interval (half-width ``ci95``; NaN for one replicate), sd and n.
+    """Mean over replicates with its 95% interval (``low``, ``high``: :func:`helpers.intervals.level_interval`,
+    which keeps a bounded measure's interval inside its range; NaN for one replicate), sd and n.
 
     The unit of replication is the fine-tuning seed (column ``replicate``): rows of one replicate (several
     sentence samples) are averaged first, so n counts fine-tuning seeds, never samples crossed with seeds."""
-    from scipy import stats
-
     if replicate not in df.columns:
         raise ValueError(f"the table has no {replicate!r} column (the replicate: one fine-tuning seed per value)")
     per_replicate = df.groupby([*by, replicate]).value.mean()
     out = per_replicate.groupby(list(by)).agg(mean="mean", sd="std", n="count").reset_index()
-    t = out.n.map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else np.nan)
-    out["ci95"] = t * out.sd / np.sqrt(out.n)
+    groups = per_replicate.groupby(list(by))
+    bounds = {key: intervals.level_interval(v.to_numpy(), dict(zip(by, key if isinstance(key, tuple) else (key,)))
+                                            .get("metric", ""))[1:3] for key, v in groups}
+    keys = list(out[list(by)].itertuples(index=False, name=None))
+    out["low"] = [bounds[k if len(by) > 1 else k[0]][0] for k in keys]
+    out["high"] = [bounds[k if len(by) > 1 else k[0]][1] for k in keys]
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import claims as C, directions as D, enhancement as EN, structure as S, transforms as TR
+from .checks import as_list
 
 NOT_REPORTED = "not reported in the sources available (only the abstract was read; no number of the paper is known)"
 
@@ -70,6 +71,54 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     return out
 
 
+def findings_summary(verdicts, card: dict, tasks) -> str:
+    """The findings page's opening paragraph, from the run: the verdict counts, each supported or contradicted
+    claim with its statistic and interval, C1 in the last layer, and which supported verdicts share one
+    mechanism."""
+    by = {v.claim: v for v in verdicts}
+    counts = pd.Series([v.verdict for v in verdicts]).value_counts()
+    head = (f"On {card['name']} ({card['layers']} layers x {card['hidden_size']}), tasks "
+            f"{', '.join(as_list(tasks))}: "
+            + ", ".join(f"**{counts.get(k, 0)} {k}**" for k in C.VERDICTS) + f" of {len(verdicts)} claims.")
+    lines = [head, ""]
+    for v in verdicts:
+        if v.verdict in (C.SUPPORTED, C.CONTRADICTED):
+            lines.append(f"- **{v.claim} {v.verdict}**. {v.statement.rstrip('.')}. {v.statistic[0].upper()}"
+                         f"{v.statistic[1:]}, {v.where}: {v.interval()}.")
+    c1 = by.get("C1")
+    if c1 is not None and not c1.layers.empty:
+        last = c1.layers.iloc[-1]
+        lines.append(f"- In the last layer (layer {int(last.layer)}), {c1.statistic}: "
+                     f"{C.format_interval(last.estimate, last.low, last.high)}"
+                     f" ({last.verdict} there; the claim-level verdict is {c1.verdict}).")
+    if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
+        lines.append("- C4 and C6 are one finding, not two: both rest on the fine-tuned last layer's top direction "
+                     "being the label direction (a neural-collapse-like picture), which removing it takes from the "
+                     "head (C4) and which isotropy enhancement flattens (C6).")
+    return "\n".join(lines)
+
+
+def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int) -> str:
+    """What limits every verdict of the run, from its parameters: the model, the fine-tuning budget, the
+    replicates and the effect they can detect, the samples, the layer rule."""
+    cfg = next(iter(configs.values()))
+    seeds = sorted({s for _, s in configs})
+    n = len(seeds)
+    return "\n".join([
+        f"- **The model is not the paper's.** {card.get('differs_from_paper', card['name'])}",
+        f"- **A CPU budget.** Each fine-tuning run: {cfg.describe()}.",
+        f"- **Replicates and power.** The unit of replication is the fine-tuning seed: {n} per task. A claim is "
+        f"supported in a cell only when the {int(C.LEVEL * 100)}% t-interval of its {n} paired differences excludes "
+        f"zero, that is when |mean| exceeds {C.detectable_ratio(n):.2f} standard deviations of the seed-to-seed "
+        f"differences; a smaller effect, however real, comes out *inconclusive*, which here often means "
+        f"underpowered rather than absent.",
+        f"- **Samples.** {n_sentences} held-out test sentences and {n_train_sentences} training sentences per seed "
+        f"(every method and classifier is fitted on the training ones).",
+        "- **The layer rule.** A claim-level verdict needs a majority of the transformer layers and none against "
+        "it; C4 and C6 are measured in the last layer only. The grid below shows every layer.",
+    ])
+
+
 def layer_grid(verdicts) -> pd.DataFrame:
     """Claim x layer: each claim's verdict in every layer it was measured in, and its claim-level verdict."""
     rows = {}
@@ -82,8 +131,12 @@ def layer_grid(verdicts) -> pd.DataFrame:
 
 
 def findings(verdicts) -> pd.DataFrame:
-    """One row per claim for a reader: the claim, the book's verdict with its headline number, the paper's."""
+    """One row per claim for a reader: the claim, the book's verdict, the statistic it rests on (what is
+    measured, in which unit, where) and its estimate with the 95% interval over fine-tuning seeds, the
+    paper's sources."""
+    measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
     return pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
-        "headline": f"{v.interval()} ({v.where})" if v.verdict != C.NOT_MEASURED else "",
-        "the paper's sources say": PAPER_RESULTS[v.claim]} for v in verdicts])
+        "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
+        "estimate [95% interval]": v.interval() if m else "",
+        "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])

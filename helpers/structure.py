@@ -115,9 +115,7 @@ def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None,
     Returns accuracy, majority-class accuracy and the number of train/test rows.  A solver that does not
     converge within ``max_iter`` iterations raises :class:`ProbeDidNotConverge` (no verdict rests on an
     unfinished fit)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from .classifiers import linear_probe
 
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     if train is None:
@@ -128,7 +126,7 @@ def probe(X, y, groups=None, seed: int = 0, test_size: float = 0.25, train=None,
         raise ValueError("the probe's training rows hold a single class")
     from threadpoolctl import threadpool_limits
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
+    clf = linear_probe(C, max_iter, seed)
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning

@@ -69,7 +69,12 @@ def test_every_chapter_renders_with_figures_and_math(built, stem):
     title = nbformat.read(paths.NOTEBOOKS / f"{stem}.ipynb", 4).cells[0].source.splitlines()[0].lstrip("# ").strip()
     dom = _headless("--virtual-time-budget=8000", "--dump-dom", page.as_uri()).stdout
     assert re.search(rf"<h1[^>]*>\s*{re.escape(title)}", dom), f"title {title!r} not rendered"
-    assert re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', dom), "no figure rendered"
+    images = re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', dom)
+    assert images, "no figure rendered"
+    figures = re.findall(r"<figure\b.*?</figure>", dom, flags=re.S)     # every figure numbered and captioned
+    captioned = sum(len(re.findall(r'<img[^>]+src="[^"]*_images/', f)) for f in figures
+                    if "<figcaption" in f and "caption-number" in f)
+    assert captioned == len(images), f"{len(images) - captioned} of {len(images)} figure(s) without a numbered caption"
     assert "Traceback (most recent call last)" not in dom
     if "$" in (paths.NOTEBOOKS / f"{stem}.ipynb").read_text():
         assert "mjx-container" in dom, "math not typeset (MathJax is served from _static)"

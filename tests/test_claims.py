@@ -356,3 +356,84 @@ def test_c2_change_known_answers(change, expected):
     assert v.verdict == expected, v.detail
     assert set(v.layers.layer) == {1, 2} and len(v.detail) == 2 * 2 * 2 and v.n == 4
     assert "seeds" in v.control
+
+
+def _v(claim, verdict, estimate=0.5, low=0.1, high=0.9, layers=None):
+    import pandas as pd
+
+    return C.Verdict(claim, f"Statement of {claim}", "crit", f"statistic of {claim}", estimate, low, high, 3, "ctl",
+                     verdict, where="layer 6; mr", layers=pd.DataFrame(layers or []))
+
+
+def test_detectable_ratio_is_the_t_quantile_over_root_n():
+    from scipy import stats
+
+    assert C.detectable_ratio(3) == pytest.approx(stats.t.ppf(0.975, 2) / 3 ** 0.5) == pytest.approx(2.484, abs=1e-3)
+    assert C.detectable_ratio(10) < C.detectable_ratio(5) < C.detectable_ratio(3)
+    assert C.detectable_ratio(1) == float("inf")
+    # the rule it states: mean / sd just above the ratio is supported, just below is not
+    for n in (3, 5):
+        r = C.detectable_ratio(n)
+        base = np.array([-1.0, 0.0, 1.0, -0.5, 0.5][:n])
+        base = base / base.std(ddof=1)
+        for ratio, excluded in ((r * 1.01, True), (r * 0.99, False)):
+            m, lo, hi, _ = C.t_interval(base + ratio)
+            assert (lo > 0) is excluded
+
+
+def test_findings_page_summary_caveats_and_columns():
+    from helpers import ledger as LG
+
+    card = {"name": "m", "layers": 6, "hidden_size": 384, "differs_from_paper": "Contrastive, not MLM."}
+    c1_layers = [{"layer": 5, "verdict": C.SUPPORTED, "estimate": -1.0, "low": -2.0, "high": -0.5, "where": ""},
+                 {"layer": 6, "verdict": C.INCONCLUSIVE, "estimate": -2.8, "low": -6.0, "high": 0.4, "where": ""}]
+    vs = [_v("C1", C.SUPPORTED, layers=c1_layers), _v("C2", C.CONTRADICTED), _v("C3", C.INCONCLUSIVE),
+          _v("C4", C.SUPPORTED), _v("C5", C.INCONCLUSIVE), _v("C6", C.SUPPORTED), C.not_measured("C7", "Statement")]
+    text = LG.findings_summary(vs, card, ["mr", "bshift"])
+    assert "**3 supported**, **1 contradicted**, **2 inconclusive** of 7 claims" in text
+    assert "**C2 contradicted**" in text and "C3 " not in text.replace("C3:", "")
+    assert "layer 6), statistic of C1: -2.8 [-6, +0.4] (inconclusive there" in text
+    assert "C4 and C6 are one finding" in text
+    vs[5] = _v("C6", C.INCONCLUSIVE)
+    assert "one finding" not in LG.findings_summary(vs, card, ["mr"])
+    from helpers.finetune import FinetuneConfig
+
+    cfg = FinetuneConfig(epochs=1.0)
+    caveats = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 400, 400)
+    assert "1 epoch at learning rate 0.0001" in caveats and "3 per task" in caveats and "2.48 standard" in caveats
+    assert "Contrastive, not MLM." in caveats
+    cfg2 = FinetuneConfig(epochs=2.0, train_size=1000)
+    assert "2 epochs at" in LG.findings_caveats(card, {("mr", 0): cfg2}, 10, 10)
+    assert "1,000 training examples" in cfg2.describe() and "all training examples" in cfg.describe()
+    table = LG.findings(vs)
+    assert list(table.columns) == ["claim", "statement", "verdict here", "statistic (where)", "estimate [95% interval]",
+                                   "the paper's sources say"]
+    assert table.iloc[0]["statistic (where)"] == "statistic of C1 (layer 6; mr)"
+    assert table.iloc[6]["estimate [95% interval]"] == "" and table.iloc[6]["statistic (where)"] == ""
+
+
+def test_counts_agree_with_their_noun():
+    from helpers import words
+
+    assert words.count(1, "model") == "1 model" and words.count(2, "model") == "2 models"
+    assert words.count(1.0, "epoch") == "1 epoch" and words.count(1.5, "epoch") == "1.5 epochs"
+    assert words.count(3, "fine-tuning seed") == "3 fine-tuning seeds" and words.count(12000, "token") == "12,000 tokens"
+    assert words.count(0, "claim") == "0 claims" and words.count(2, "index", "indices") == "2 indices"
+
+
+def test_identical_integer_count_changes_are_within_a_counts_resolution():
+    """(+1, +1, +1) has sd 0: a plain t-interval is [1, 1] and any level would call it decided; a count's rounding
+    variance (Sheppard) keeps a one-direction change undecided, while a larger consistent change is still decided."""
+    from helpers import intervals
+
+    assert intervals.t_interval([1, 1, 1])[1:3] == (1.0, 1.0)
+    m, lo, hi, _ = intervals.t_interval([1, 1, 1], quantum=1.0)
+    assert lo < 0 < hi
+    assert intervals.t_interval([3, 5, 4], quantum=1.0)[1] > 0
+    rows = [{"task": "mr", "state": s, "replicate": r, "criterion": c, "value": v}
+            for r in range(3) for c, pre, post in (("above_10x_mean", 2, 3), ("rogue", 1, 0), ("pcs_50", 10, 14 + r))
+            for s, v in (("pre-trained", pre), ("fine-tuned", post))]
+    v = C.c3_directions(pd.DataFrame(rows))
+    d = v.detail.set_index("criterion").verdict
+    assert d["above_10x_mean"] == C.INCONCLUSIVE and d["rogue"] == C.INCONCLUSIVE   # +1 / -1 in every seed
+    assert d["pcs_50"] == C.SUPPORTED and v.verdict == C.INCONCLUSIVE

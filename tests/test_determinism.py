@@ -1,7 +1,12 @@
 """Same code, same seeds, same numbers on every machine: the enhancement measurements (k-means, eigen-solvers,
 lbfgs classifiers) give a byte-identical table whatever thread count the process was started with, because
 every cached table is computed with a fixed thread count (``helpers.cache.TABLE_THREADS``).  The second test
-shows that the check can fail: without the fixed count, 1 and 2 threads differ on the same input."""
+shows that the check can fail: without the fixed count, 1 and 2 threads differ on the same input.
+
+Whether k-means or BLAS round differently under 1 and 2 threads depends on the CPU and its libraries (on some
+machines they agree to the last digit), so the table carries a positive control that differs on any machine
+that runs two threads: a float32 sum of 10^7 numbers by torch's parallel reduction, whose partial sums are
+split by thread count."""
 import json
 import os
 import subprocess
@@ -10,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+CONTROL = "float32 sum of 10^7 numbers (torch parallel reduction)"
+
 SCRIPT = r"""
+CONTROL = "%s"
 import sys, json, numpy as np, pandas as pd
-from helpers import cache, enhancement as EN, transforms as TR
+from helpers import cache, classifiers as CL, enhancement as EN, transforms as TR
 
 def compute():
     rng = np.random.default_rng(0)
@@ -26,8 +34,11 @@ def compute():
         Xt, Tt = t.transform(X), t.transform(T)
         for metric, v in EN.isotropy_metrics(Tt).items():
             rows.append({"method": name, "metric": metric, "value": float(v)})
-        clf = EN.sentence_classifier("mr").fit(Xt, yx)
+        clf = CL.sentence_classifier("mr").fit(Xt, yx)
         rows.append({"method": name, "metric": "probability sum", "value": float(clf.predict_proba(Tt)[:, 1].sum())})
+    import torch
+    big = torch.from_numpy(np.random.default_rng(1).standard_normal(10_000_000).astype(np.float32))
+    rows.append({"method": "control", "metric": CONTROL, "value": float(big.sum())})
     return pd.DataFrame(rows)
 
 if sys.argv[1] == "cached":
@@ -37,7 +48,7 @@ else:
     with threadpool_limits(int(sys.argv[2])):
         table = compute()
 print(table.to_json(orient="records", double_precision=15))
-"""
+""" % CONTROL
 
 
 def _run(tmp_path: Path, threads: int, mode: str) -> list:
@@ -50,13 +61,16 @@ def _run(tmp_path: Path, threads: int, mode: str) -> list:
 
 def test_enhancement_table_is_identical_under_one_and_two_threads(tmp_path):
     one, two = _run(tmp_path, 1, "cached"), _run(tmp_path, 2, "cached")
-    assert len(one) >= 7 * 7           # 6 methods + the random-partition control, 7 numbers each
+    assert len(one) >= 7 * 7 + 1       # 6 methods + the random-partition control, 7 numbers each; the sum
     assert one == two
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to run two threads")
 def test_without_the_fixed_thread_count_the_table_depends_on_threads(tmp_path):
     """The sensitivity check of the test above: the same computation outside ``cached_table`` differs in its
-    last digits between 1 and 2 threads (if this ever passes trivially, the test above proves nothing)."""
+    last digits between 1 and 2 threads (if this ever passes trivially, the test above proves nothing).  The
+    positive control differs on every machine; the enhancement rows may or may not, depending on the CPU."""
     one, two = _run(tmp_path, 1, "free"), _run(tmp_path, 2, "free")
+    control = [(a["value"], b["value"]) for a, b in zip(one, two) if a["metric"] == CONTROL]
+    assert len(control) == 1 and control[0][0] != control[0][1]
     assert one != two

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import enhancement as EN, extract as E, finetune as F, tasks, transforms as TR
+from helpers import classifiers as CL, enhancement as EN, extract as E, finetune as F, tasks, transforms as TR
 from helpers.checks import ParameterError
 
 KW = dict(task="mr", max_length=48, frequency_corpus="mr")
@@ -104,3 +104,30 @@ def test_frozen_classifier_under_removal_is_the_heads_counterpart(tiny):
                                  EN.sentence_means(te.hidden(te.n_layers), te.tokens.sentence), yte)["accuracy"]
     assert out[0] == pytest.approx(direct)
     assert out[d] == pytest.approx((yte == 1).mean()) or out[d] == pytest.approx((yte == 0).mean())
+
+
+def test_flat_features_are_dropped_before_standardising():
+    """A switched-off dimension (1e-32 noise, as in all-MiniLM-L6-v2's last layer) is dropped on fit; without the
+    drop, 1e-16 of rounding added there at test time would decide every prediction."""
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    X[:, 3] = 1e-32 * rng.standard_normal(200)
+    y = (X[:, 0] > 0).astype(int)
+    drop = CL.DropFlatFeatures().fit(X)
+    assert drop.keep_.tolist() == [True, True, True, False, True]
+    assert drop.transform(X).shape == (200, 4)
+    with pytest.raises(ValueError, match="expected 5 features"):
+        drop.transform(X[:, :4])
+    with pytest.raises(NotFittedError):
+        CL.DropFlatFeatures().transform(X)
+    T = np.zeros((10, 5))
+    T[:, 3] = 1e-16 * np.arange(-5, 5)                       # rounding left by a transform, nothing else
+    book = CL.sentence_classifier("mr").fit(X, y)
+    assert len(set(book.predict(T))) == 1
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    plain = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    assert len(set(plain.predict(T))) == 2                   # the failure the drop prevents

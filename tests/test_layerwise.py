@@ -18,9 +18,15 @@ def test_summarize_gives_mean_and_t_interval():
     s = LW.summarize(_frame())
     r = s[(s.state == "pre-trained") & (s.metric == "log10 I(W)")].iloc[0]
     assert r["mean"] == pytest.approx(-2.0) and r.n == 3
-    assert r.ci95 == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    from helpers import intervals
+
+    assert (r.low, r.high) == pytest.approx(intervals.level_interval([-2.0, -1.9, -2.1], "log10 I(W)")[1:3])
+    assert r.high < 0                                         # log10 I(W) <= 0: the interval stays in range
+    plain = LW.summarize(_frame()[lambda d: d.metric == "log10 I(W)"].assign(metric="other"))
+    q = plain[plain.state == "pre-trained"].iloc[0]
+    assert q.high - q["mean"] == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)   # unbounded: plain t
     one = LW.summarize(_frame()[lambda d: d.seed == 0])
-    assert one.ci95.isna().all()
+    assert one.low.isna().all() and one.high.isna().all()
 
 
 def test_summarize_averages_samples_within_a_replicate():
@@ -30,7 +36,7 @@ def test_summarize_averages_samples_within_a_replicate():
     crossed = pd.concat([f.assign(sample=j, value=f.value + d) for j, d in enumerate((-0.5, 0.0, 0.5))])
     s = LW.summarize(crossed).set_index(["state", "metric"])
     ref = LW.summarize(f).set_index(["state", "metric"])
-    assert (s.n == 3).all() and np.allclose(s["mean"], ref["mean"]) and np.allclose(s.ci95, ref.ci95, equal_nan=True)
+    assert (s.n == 3).all() and np.allclose(s["mean"], ref["mean"]) and np.allclose(s.low, ref.low, equal_nan=True)
     with pytest.raises(ValueError, match="'replicate'"):
         LW.summarize(f, replicate="replicate")
 

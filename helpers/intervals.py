@@ -1,0 +1,89 @@
+"""Every interval the book prints, from one place: the Student-t interval over replicates (fine-tuning seeds),
+the same on a scale where a bounded quantity's range is the whole line (so an interval never leaves it), the
+text form "estimate [low, high]", and the smallest effect n replicates can detect.  No helper imports."""
+from __future__ import annotations
+
+import numpy as np
+
+LEVEL = 0.95
+"""Two-sided confidence level of every interval: the field's convention."""
+
+
+def format_interval(estimate: float, low: float, high: float, fmt: str = "{:+.3g}") -> str:
+    """"estimate [low, high]" ("n/a" without an estimate, "(no interval)" without bounds)."""
+    if not np.isfinite(estimate):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return fmt.format(estimate) + " (no interval)"
+    return f"{fmt.format(estimate)} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def detectable_ratio(n: int, level: float = LEVEL) -> float:
+    """The smallest |mean| / sd of ``n`` replicate differences whose two-sided ``level`` t-interval excludes 0:
+    t_{(1+level)/2, n-1} / sqrt(n) (2.48 for n = 3 at 95%).  A smaller effect, however real, is inconclusive
+    here: the power statement the findings page gives."""
+    from scipy import stats
+
+    if n < 2:
+        return float("inf")
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) / np.sqrt(n))
+
+
+def t_interval(values, level: float = LEVEL, quantum: float = 0.0) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) of a two-sided Student-t interval of the mean; low = high = NaN for n < 2.
+
+    ``quantum``: for differences of two measurements rounded to this resolution (a count of directions: 1), the
+    rounding variance of each, quantum^2 / 12 (Sheppard's correction), is added twice to the sample variance, so
+    that identical integer differences (+1, +1, +1) do not give a zero-width interval that any level would call
+    decided: a count that moved by one in every seed is within its own resolution."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    m = float(v.mean())
+    if n < 2:
+        return m, np.nan, np.nan, n
+    sd = float(np.sqrt(v.var(ddof=1) + 2 * quantum ** 2 / 12))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+    return m, m - half, m + half, n
+
+
+BOUNDS = {"IsoScore": (0.0, 1.0), "average cosine": (-1.0, 1.0), "log10 I(W)": (None, 0.0),
+          "log10 I(W) single-sign": (None, 0.0), "mean norm": (0.0, None), "norm of the mean": (0.0, None),
+          "accuracy": (0.0, 1.0), "f1": (0.0, 1.0), "matthews": (-1.0, 1.0), "mcc": (-1.0, 1.0), "pearson": (-1.0, 1.0),
+          "spearman": (-1.0, 1.0), "count": (0.0, None)}
+"""The range of each measured quantity: intervals of its level are taken on a scale where the range is the whole
+line (:func:`bounded_interval`), so they cannot leave it.  I(W) <= 1, so log10 I(W) <= 0."""
+
+
+def bounded_interval(values, low: float | None = None, high: float | None = None,
+                     level: float = LEVEL) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) for a quantity confined to [``low``, ``high``]: a t-interval on the logit scale
+    (both bounds), the log of the distance to the bound (one bound), or plain (none), mapped back.  The mean
+    is the arithmetic one; the interval is that of the transformed mean, so it never leaves the range (a
+    plain t-interval over 3 seeds of an IsoScore near 0 reaches below 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if low is None and high is None or len(v) < 2:
+        return t_interval(v, level)
+    eps = 1e-12
+    if low is not None and high is not None:
+        u = np.clip((v - low) / (high - low), eps, 1 - eps)
+        fwd, back = np.log(u / (1 - u)), lambda z: low + (high - low) / (1 + np.exp(-z))
+    elif low is not None:
+        fwd, back = np.log(np.maximum(v - low, eps)), lambda z: low + np.exp(z)
+    else:
+        fwd, back = np.log(np.maximum(high - v, eps)), lambda z: high - np.exp(z)
+    _, lo_z, hi_z, n = t_interval(fwd, level)
+    a, b = back(lo_z), back(hi_z)
+    return float(v.mean()), float(min(a, b)), float(max(a, b)), n
+
+
+def level_interval(values, metric: str, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """:func:`bounded_interval` with the bounds of ``metric`` (:data:`BOUNDS`; counts of directions start with
+    "dominant" or are named like ``pcs_50``), plain for anything else."""
+    key = "count" if metric.startswith(("dominant", "pcs_", "above_", "rogue")) else metric
+    return bounded_interval(values, *BOUNDS.get(key, (None, None)), level=level)
