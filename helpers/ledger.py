@@ -83,8 +83,8 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
     lines = [head, ""]
     for v in verdicts:
         if v.verdict in (C.SUPPORTED, C.CONTRADICTED):
-            lines.append(f"- **{v.claim} {v.verdict}**. {v.statement.rstrip('.')}. {v.statistic[0].upper()}"
-                         f"{v.statistic[1:]}, {v.where}: {v.interval()}.")
+            lines.append(f"- **{v.claim} {v.verdict}**. {v.statement.rstrip('.')}. *Statistic:* {v.statistic} "
+                         f"({v.where}): {v.interval()}.")
     c1 = by.get("C1")
     if c1 is not None and not c1.layers.empty:
         last = c1.layers.iloc[-1]

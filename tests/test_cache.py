@@ -11,7 +11,8 @@ from helpers import book, cache
 
 
 def test_code_of_an_artifact_is_the_module_and_the_helpers_it_imports():
-    assert cache.code_modules("layerwise") == ["extract", "finetune", "geometry", "layerwise", "models", "tasks", "tokens"]
+    assert cache.code_modules("layerwise") == ["extract", "finetune", "geometry", "intervals", "layerwise", "models", "tasks",
+                                               "tokens"]
     assert cache.code_modules("transforms") == ["geometry", "transforms"]
     for m in ("finetune", "extract", "enhancement"):
         assert not set(cache.code_modules(m)) & cache.NEUTRAL     # progress bars and messages change no result

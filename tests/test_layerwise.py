@@ -45,3 +45,13 @@ def test_isotropy_verdicts_use_each_metrics_direction():
     v = LW.isotropy_verdicts(LW.summarize(_frame())).set_index("metric")
     assert not v.loc["log10 I(W)", "more_isotropic"]        # I(W) fell: less isotropic
     assert v.loc["average cosine", "more_isotropic"]         # cosine fell: more isotropic
+
+
+def test_an_interval_of_I_W_stays_in_its_range():
+    """I(W) in [0, 1]: three seeds near 0 with a wide spread give a plain t-interval below 0, not a bounded one."""
+    from helpers import intervals
+
+    v = [0.0001, 0.0006, 0.00002]
+    assert intervals.t_interval(v)[1] < 0
+    m, lo, hi, _ = intervals.level_interval(v, "I(W)")
+    assert 0 <= lo < m < hi <= 1
