@@ -8,11 +8,15 @@ import seaborn as sns
 PRE_POST = {"pre-trained": "#4C72B0", "fine-tuned": "#DD8452"}
 
 METHOD_COLORS = {"none": "#000000", "ZM": "#0173B2", "Clustering+ZM": "#DE8F05", "ABTT": "#029E73",
-                 "Cluster-based": "#D55E00", "Whitening": "#CC78BC", "Soft ZCA": "#CA9161",
+                 "Cluster-based": "#6A3D9A", "Whitening": "#CC78BC", "Soft ZCA": "#CA9161",
                  "random partitions": "#949494"}
-"""One colour per enhancement method in every figure of the book (the control grey)."""
+"""One colour per enhancement method in every figure of the book (the control grey; Clustering+ZM orange and
+the cluster-based method purple, so the two cluster methods are not told apart by shade alone)."""
 METHOD_DASHES = {m: "" for m in METHOD_COLORS} | {"random partitions": (4, 2), "ZM": (1, 1)}
 """Dash patterns: the control dashed and ZM dotted, so that lines lying on each other stay visible."""
+METHOD_MARKERS = {"none": "o", "ZM": "s", "Clustering+ZM": "^", "ABTT": "D", "Cluster-based": "v", "Whitening": "P",
+                  "Soft ZCA": "*", "random partitions": "X"}
+"""One (filled) marker per method: a method whose line lies under another's still shows its points."""
 
 
 def setup() -> None:
