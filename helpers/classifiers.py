@@ -18,9 +18,8 @@ def sentence_classifier(task: str, seed: int = 0) -> Pipeline:
     """The book's frozen-feature classifier, unfitted: features flat on the training sentences dropped
     (:class:`DropFlatFeatures`), standardised features, then logistic regression (ridge for regression tasks)
     with fixed settings."""
-    head = (Ridge(alpha=1.0) if tasks.spec(task).regression
-            else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
-    return make_pipeline(DropFlatFeatures(), StandardScaler(), head)
+    return _read_out(Ridge(alpha=1.0) if tasks.spec(task).regression
+                     else LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
 
 
 class DropFlatFeatures(TransformerMixin, BaseEstimator):
@@ -52,5 +51,9 @@ class DropFlatFeatures(TransformerMixin, BaseEstimator):
 
 def linear_probe(C: float = 1.0, max_iter: int = 5000, seed: int = 0) -> Pipeline:
     """The token probe of chapter 03, unfitted: flat features dropped, standardised, logistic regression."""
-    return make_pipeline(DropFlatFeatures(), StandardScaler(), LogisticRegression(C=C, max_iter=max_iter,
-                                                                                 random_state=seed))
+    return _read_out(LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
+
+
+def _read_out(head) -> Pipeline:
+    """Every read-out's pipeline: flat features dropped, standardised features, then ``head``."""
+    return make_pipeline(DropFlatFeatures(), StandardScaler(), head)

@@ -51,8 +51,9 @@ def t_interval(values, level: float = LEVEL, quantum: float = 0.0) -> tuple[floa
     return m, m - half, m + half, n
 
 
-BOUNDS = {"IsoScore": (0.0, 1.0), "IsoScore* (zeta=0.2)": (0.0, 1.0), "I(W)": (0.0, 1.0), "average cosine": (-1.0, 1.0), "log10 I(W)": (None, 0.0),
-          "log10 I(W) single-sign": (None, 0.0), "mean norm": (0.0, None), "norm of the mean": (0.0, None),
+BOUNDS = {"IsoScore": (0.0, 1.0), "IsoScore* (zeta=0.2)": (0.0, 1.0), "I(W)": (0.0, 1.0),
+          "average cosine": (-1.0, 1.0), "log10 I(W)": (None, 0.0), "log10 I(W) single-sign": (None, 0.0),
+          "mean norm": (0.0, None), "norm of the mean": (0.0, None),
           "accuracy": (0.0, 1.0), "f1": (0.0, 1.0), "matthews": (-1.0, 1.0), "mcc": (-1.0, 1.0), "pearson": (-1.0, 1.0),
           "spearman": (-1.0, 1.0), "count": (0.0, None)}
 """The range of each measured quantity: intervals of its level are taken on a scale where the range is the whole

@@ -49,14 +49,12 @@ def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replica
     if replicate not in df.columns:
         raise ValueError(f"the table has no {replicate!r} column (the replicate: one fine-tuning seed per value)")
     per_replicate = df.groupby([*by, replicate]).value.mean()
-    out = per_replicate.groupby(list(by)).agg(mean="mean", sd="std", n="count").reset_index()
-    groups = per_replicate.groupby(list(by))
-    bounds = {key: intervals.level_interval(v.to_numpy(), dict(zip(by, key if isinstance(key, tuple) else (key,)))
-                                            .get("metric", ""))[1:3] for key, v in groups}
-    keys = list(out[list(by)].itertuples(index=False, name=None))
-    out["low"] = [bounds[k if len(by) > 1 else k[0]][0] for k in keys]
-    out["high"] = [bounds[k if len(by) > 1 else k[0]][1] for k in keys]
-    return out
+    rows = []
+    for key, v in per_replicate.groupby(list(by)):
+        cell = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        _, low, high, _ = intervals.level_interval(v.to_numpy(), cell.get("metric", ""))
+        rows.append({**cell, "mean": v.mean(), "sd": v.std(), "n": v.count(), "low": low, "high": high})
+    return pd.DataFrame(rows)
 
 
 def isotropy_verdicts(last: pd.DataFrame) -> pd.DataFrame:

@@ -102,8 +102,7 @@ def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_senten
     """What limits every verdict of the run, from its parameters: the model, the fine-tuning budget, the
     replicates and the effect they can detect, the samples, the layer rule."""
     cfg = next(iter(configs.values()))
-    seeds = sorted({s for _, s in configs})
-    n = len(seeds)
+    n = len({s for _, s in configs})          # fine-tuning seeds per task
     return "\n".join([
         f"- **The model is not the paper's.** {card.get('differs_from_paper', card['name'])}",
         f"- **A CPU budget.** Each fine-tuning run: {cfg.describe()}.",
