@@ -21,7 +21,8 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	touch $@
 
 ## make book: build every fine-tuning run the chapters read (progress lines), then execute every notebook of
-## _toc.yml on its defaults (they only read cached runs), build the HTML book (-W), print its path.
+## _toc.yml on its defaults, two at a time (they only read cached runs), build the HTML book (-W) from the
+## executed notebooks, print its path.
 ## BOOK_ARGS='--workers 2' or '--scheduler-file F' puts the run stage on more workers / a Dask cluster.
 book: setup
 	$(BIN)/python -m helpers.book $(BOOK_ARGS)

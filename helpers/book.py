@@ -1,15 +1,21 @@
 """Build the HTML book strictly: artifacts first, then every notebook executed (cached), warnings are errors.
 
-``python -m helpers.book`` works in two stages:
+``python -m helpers.book`` works in three stages:
 
 1. **Artifacts.**  Every fine-tuning run the chapters read on their defaults (:func:`artifact_sweeps`: each
    chapter's declared ``model``, ``tasks``, ``seed``/``seeds`` and ``finetune``) is built by the sweep
    machinery (``helpers.sweep``: one worker process per step, done runs skipped, a killed build resumes
    from the runs it finished; ``--address``/``--scheduler-file`` put it on a Dask cluster).  Each run
    prints a progress line every 10% (steps, examples and tokens per second, time left).
-2. **Chapters.**  ``jupyter-book build ROOT -W -n --keep-going --all`` with ``ISOBOOK_NO_TRAINING=1``: the
+2. **Execution.**  Every notebook of the table of contents that the execution cache does not hold is executed,
+   two at a time (:func:`execute_chapters`): a cached table is computed on one thread (``cache.TABLE_THREADS``,
+   for determinism), so one notebook leaves the second core idle.  Notebooks that read other chapters' tables
+   (:data:`LATE`) run after the others, so that no two processes compute one table.  Each executed notebook is
+   stored in the execution cache the way myst-nb stores it, so the build below renders it without executing.
+3. **Chapters.**  ``jupyter-book build ROOT -W -n --keep-going --all`` with ``ISOBOOK_NO_TRAINING=1``: the
    chapters only read cached runs, so the notebook timeout guards against hangs, never against a slow
-   machine, and a chapter that would train (a run the stage missed) fails at once, naming the run.
+   machine, and a chapter that would train (a run the stage missed) fails at once, naming the run.  A notebook
+   that failed in stage 2 is executed here again, and its error is the build's.
 
 It prints the path of the built book.  ``--all`` re-reads every page so that ``-W`` sees warnings of unchanged pages
 too; executions are served from the jupyter-cache (``_build/.jupyter_cache``), heavy artifacts from
@@ -202,15 +208,114 @@ def build_artifacts(workers: int = 1, address: str | None = None, scheduler_file
     return ok
 
 
-def build(capture: bool = False, artifacts: bool = True, **stage) -> subprocess.CompletedProcess:
-    """Stage 1 (unless ``artifacts=False``), then the strict book build with ``ISOBOOK_NO_TRAINING=1``."""
+EXECUTE_WORKERS = 2
+"""Notebooks executed at once in stage 2 (each computes its tables on one thread)."""
+COLD_ORDER = ("notebooks/03_local_structure", "notebooks/05_enhancement", "notebooks/04_elongated_directions",
+              "notebooks/08_geometry_during_pretraining", "notebooks/02_isotropy", "notebooks/01_finetuning",
+              "notebooks/07_during_finetuning", "notebooks/00_models_and_data")
+"""Longest first, as measured cold (session 9, one process: 03 7.8 min, 05 5.3, 04 4.3, 08 3.7, 02 3.4, 01 1.8,
+07 1.1, 00 0.5): the order of stage 2 when the last build's times (``_build/book-times.json``) are unknown."""
+LATE = ("notebooks/06_claims_ledger", "notebooks/findings")
+"""Notebooks that read the tables of chapters 03-05: executed after every other notebook (stage 2)."""
+
+
+def chapter_env() -> dict:
+    """The environment the chapters execute in: offline, quiet, never training (a missing run fails at once)."""
     from .finetune import NO_TRAINING
 
+    return {"HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1",
+            "PYTHONUNBUFFERED": "1", NO_TRAINING: "1"}
+
+
+def _execution_settings() -> dict:
+    execute = yaml.safe_load((paths.ROOT / "_config.yml").read_text()).get("execute", {})
+    return {"timeout": int(execute.get("timeout", 1800)), "allow_errors": bool(execute.get("allow_errors", False))}
+
+
+def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | None]:
+    """Execute one notebook as myst-nb's cache mode does (its folder as the working directory, the book's
+    timeout): (doc, the executed notebook as JSON or None, seconds, the error's traceback or None)."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    path = Path(root) / f"{doc}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    res = single_nb_execution(nb, cwd=str(path.parent), meta_override=True, **_execution_settings())
+    if res.err is not None:
+        return doc, None, res.time, res.exc_string
+    return doc, nbformat.writes(res.nb), res.time, None
+
+
+def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=print, root: Path = paths.ROOT,
+                     cache_dir: Path = JUPYTER_CACHE) -> bool:
+    """Stage 2: execute, ``workers`` at a time, every notebook (default: the table of contents) whose code the
+    execution cache (``_build/.jupyter_cache``) does not hold, longest first (times of the last build), those of
+    :data:`LATE` after the rest; store each in the cache as myst-nb would.  True when every one succeeded (a
+    failure is reported; the strict build executes that notebook again and fails with its error)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if Path(cache_dir) == JUPYTER_CACHE:
+        invalidate_if_helpers_changed(say)
+    docs = toc_notebooks() if notebooks is None else list(notebooks)
+    jc = get_cache(str(cache_dir))
+
+    def cached(doc):
+        try:
+            jc.match_cache_notebook(nbformat.read(Path(root) / f"{doc}.ipynb", as_version=4))
+            return True
+        except KeyError:
+            return False
+
+    todo = [d for d in docs if not cached(d)]
+    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    rank = {d: i for i, d in enumerate(COLD_ORDER)}
+    first = sorted((d for d in todo if d not in LATE), key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))
+    waves = [w for w in (first, [d for d in todo if d in LATE]) if w]
+    say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
+        + (f"; {len(docs) - len(todo)} held by the execution cache" if len(todo) < len(docs) else ""))
+    ok, t0 = True, time.time()
+    saved = {k: os.environ.get(k) for k in chapter_env()}
+    os.environ.update(chapter_env())
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            for wave in waves:
+                for fut in as_completed([pool.submit(_execute_one, d, root) for d in wave]):
+                    doc, text, seconds, err = fut.result()
+                    times[doc] = seconds
+                    if err is not None:
+                        ok = False
+                        say(f"[book execute] {doc} FAILED after {_fmt(seconds)} (the build below shows the error):\n"
+                            + err[-3000:])
+                        continue
+                    jc.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4),
+                                                           str(Path(root) / f"{doc}.ipynb"),
+                                                           data={"execution_seconds": seconds}),
+                                             check_validity=False, overwrite=True)
+                    say(f"[book execute] {doc} executed in {_fmt(seconds)} (elapsed {_fmt(time.time() - t0)})")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if todo and Path(cache_dir) == JUPYTER_CACHE:
+        cache.write_json_atomic(TIMES, times)
+    say(f"[book execute] {'done' if ok else 'done with failures'} in {_fmt(time.time() - t0)}")
+    return ok
+
+
+def build(capture: bool = False, artifacts: bool = True, **stage) -> subprocess.CompletedProcess:
+    """Stage 1 (unless ``artifacts=False``), then the strict book build with ``ISOBOOK_NO_TRAINING=1``."""
     if artifacts and not build_artifacts(**stage):
         return subprocess.CompletedProcess(["helpers.book", "artifacts"], 1, "", "the artifact stage failed")
     invalidate_if_helpers_changed()
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1", NO_TRAINING: "1"}
+    if artifacts:
+        execute_chapters(workers=EXECUTE_WORKERS)
+    env = {**os.environ, **chapter_env()}
     if capture:
         return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True, capture_output=True)
     times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}

@@ -25,11 +25,11 @@ side, a union of tests, so a cell contradicts only when its interval at the Bonf
 1 - 0.05 / m (m = the claim's cells in that layer) excludes the claimed side (:func:`adjust`): one side
 condition among dozens cannot contradict a claim by chance alone.
 
-**Layers.**  Each claim is decided in every transformer layer it is measured in (:func:`by_layer`); the claim's
-verdict is taken over :data:`DECLARED_LAYERS` (every transformer layer, 1..L, fixed here before the run) by
-:func:`over_layers`: supported when a majority of the declared layers support it and none contradicts it,
-contradicted when a majority contradict it and none supports it, otherwise inconclusive (the layers disagree).
-The last layer is one row of that grid, not the verdict.
+**Layers.**  One decision per claim, declared here before the run (:data:`DECLARED_LAYERS`): the claim is
+decided on the within-replicate **mean of its effect over the transformer layers 1..L** (:func:`layer_mean`: every
+layer used, one test, no vote), by :func:`by_layer`.  The last layer (the paper's convention) is decided too and
+shown beside it, and the claim x layer grid (each layer on its own) stays as robustness with its own tally; neither
+changes the verdict.  C4 and C6 are measured in the last layer only, where the mean is that layer.
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from .directions import CROSS_TASK
-from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_ratio, format_interval,  # noqa: F401
-                        level_interval, t_interval)
+from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_effect, detectable_ratio,  # noqa: F401
+                        format_interval, level_interval, t_interval)
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
@@ -66,11 +66,24 @@ C4_K = 1
 """Directions removed in the C4 verdict: the single most dominant one, fixed before the run (the paper removes the
 top direction(s)); the other k of the sweep are reported, not decided on (no choice of k after the numbers)."""
 
-DECLARED_LAYERS = "every transformer layer (1..L)"
-"""The layers a claim-level verdict is taken over, declared before the run: every transformer layer, not the
-input embeddings (layer 0 is not contextual: fine-tuning barely moves it and the paper measures contextual
-representations).  All of them rather than the last: a contrastive encoder's last layer is the one its
-sentence objective reshaped (chapter 02), so one layer must not decide a claim about the space."""
+DECLARED_LAYERS = "the mean of the effect over every transformer layer (1..L)"
+"""What a claim is decided on, declared before the run: each replicate's effect averaged over every transformer
+layer, not the input embeddings (layer 0 is not contextual: fine-tuning barely moves it and the paper measures
+contextual representations).  All of them rather than the last: a contrastive encoder's last layer is the one its
+sentence objective reshaped (chapter 02), so one layer must not decide a claim about the space.  One test on the
+mean rather than a vote over layers: an effect that grows with depth (the usual fine-tuning pattern) counts with
+its size, and no layer needs a multiplicity correction.  The last layer is the second column of the ledger."""
+
+LAYER_RULE = ("Each claim is decided once, on every replicate's effect averaged over the transformer layers 1..L "
+              "(one test on the mean: every layer counts with its size, no vote, no correction across layers). "
+              "The last layer, the paper's convention, is decided the same way and shown beside the verdict; each "
+              "layer on its own is a robustness grid with its own tally, never the verdict. C4 and C6 are measured "
+              "in the last layer only (their probes and re-fitted classifiers are the costly part of the book), so "
+              "their verdict is that layer's.")
+"""The layer rule in words: the ledger chapter and the findings page glue this text (one source with :func:`by_layer`)."""
+
+POWER = 0.8
+"""Power of the minimum detectable effect the ledger prints beside each estimate (:func:`helpers.intervals.detectable_effect`)."""
 
 THRESHOLDS = {
     "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
@@ -82,7 +95,9 @@ THRESHOLDS = {
     "MULTIPLICITY": ("IUT / Bonferroni", "the side that needs every cell: each cell's 95% interval (intersection-union "
                      "test, valid unadjusted); the side one cell decides (contradiction; support for C1): that cell's "
                      "interval at level 1 - 0.05/m, m = cells of the claim in a layer"),
-    "DECLARED_LAYERS": (DECLARED_LAYERS, "claim-level verdict: majority of these layers, none against (over_layers)"),
+    "DECLARED_LAYERS": (DECLARED_LAYERS, "what a claim is decided on (by_layer); the last layer and every layer on "
+                        "its own are reported beside it"),
+    "POWER": (POWER, "power of the minimum detectable effect printed beside each estimate"),
 }
 
 
@@ -110,19 +125,27 @@ def all_of(verdicts) -> str:
     return SUPPORTED if all(x == SUPPORTED for x in v) else INCONCLUSIVE
 
 
-def over_layers(verdicts) -> str:
-    """The claim-level verdict over the declared layers (:data:`DECLARED_LAYERS`): supported when a majority of
-    the layers support the claim and none contradicts it; contradicted when a majority contradict it and none
-    supports it; inconclusive otherwise (too few layers decided, or the layers disagree)."""
+def layer_tally(verdicts) -> str:
+    """The claim x layer grid in a few words: "supported in 4 of 6 layers, contradicted in 0" (robustness,
+    never the verdict)."""
     v = list(verdicts)
-    if not v:
-        return INCONCLUSIVE
-    sup, con = v.count(SUPPORTED), v.count(CONTRADICTED)
-    if sup > len(v) / 2 and con == 0:
-        return SUPPORTED
-    if con > len(v) / 2 and sup == 0:
-        return CONTRADICTED
-    return INCONCLUSIVE
+    return f"supported in {v.count(SUPPORTED)} of {len(v)} layers, contradicted in {v.count(CONTRADICTED)}"
+
+
+def layer_mean(df: pd.DataFrame, layers, value: str = "value") -> pd.DataFrame:
+    """Each measurement averaged over ``layers`` within everything else it is keyed by (task, state, replicate,
+    method ...): one row per key without a ``layer`` column.  A key measured in only some of the layers gets
+    NaN (a mean over fewer layers is not the declared one).  Effects are differences of these values, so the
+    effect of the mean is the mean of the per-layer effects."""
+    layers = [int(x) for x in layers]
+    d = df[df.layer.isin(layers)]
+    keys = [c for c in d.columns if c not in ("layer", value)]
+    g = d.groupby(keys, dropna=False, sort=False)[value]
+    counts = g.size()
+    if (counts > len(layers)).any():
+        raise ValueError(f"layer_mean: some key has more than one row per layer; the table's keys {keys} do not "
+                         "identify a measurement")
+    return g.mean().where(g.count() == len(layers)).reset_index()
 
 
 def paired_effects(df: pd.DataFrame, by: list[str], column: str, treated, reference, value: str = "value") -> pd.DataFrame:
@@ -205,6 +228,13 @@ class Verdict:
     replicates: str = "fine-tuning seeds"
     layers: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     layer: int | None = None
+    scope: str = ""
+    last_layer: dict = field(default_factory=dict)
+
+    @property
+    def mde(self) -> float:
+        """Minimum detectable effect of the headline cell (:data:`POWER`; :func:`helpers.intervals.detectable_effect`)."""
+        return detectable_effect(self.low, self.high, self.n, LEVEL, POWER)
 
     def interval(self, fmt: str = "{:+.3g}") -> str:
         return format_interval(self.estimate, self.low, self.high, fmt)
@@ -214,38 +244,62 @@ class Verdict:
         n_note = "" if self.n >= MIN_REPLICATES else (
             f" Only {self.n} fine-tuning seed(s): at least {MIN_REPLICATES} are needed for a verdict "
             f"(`seeds: [0, 1, 2]`).")
+        scope = f" ({self.scope})" if self.scope else ""
+        mde = (f" The smallest effect {self.n} seeds detect here with {int(POWER * 100)}% power: {self.mde:.3g}."
+               if np.isfinite(self.mde) else "")
         return (f"**{self.claim}: {self.statement}**\n\n"
                 f"*Criterion (declared in `helpers.claims`; its history: the methods page):* {self.criterion}\n\n"
-                f"*Result:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
-                f"({int(LEVEL * 100)}% t-interval over n = {self.n} {self.replicates}). *Control:* {self.control}.{n_note}"
-                f"{self._layer_note()}\n\n"
+                f"*Result{scope}:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
+                f"({int(LEVEL * 100)}% t-interval over n = {self.n} {self.replicates}). *Control:* {self.control}."
+                f"{mde}{n_note}{self._layer_note()}\n\n"
                 f"**Verdict: {self.verdict}.**")
+
+    def headline_cells(self) -> pd.DataFrame:
+        """The cells the verdict was decided on: those of the layer mean (or of the one layer measured)."""
+        if self.detail.empty or "layer" not in self.detail:
+            return self.detail
+        key = "mean" if self.scope.startswith("mean") else self.layer
+        return self.detail[self.detail.layer.astype(str) == str(key)].reset_index(drop=True)
 
     def layer_verdicts(self) -> str:
         """The claim x layer grid as text: "1: supported, 2: inconclusive, ..." ("" when not per layer)."""
         return ", ".join(f"{int(r.layer)}: {r.verdict}" for r in self.layers.itertuples())
+
+    def last_layer_text(self) -> str:
+        """"supported, +0.12 [+0.05, +0.2]" for the last layer ("" when the verdict is that layer's)."""
+        ll = self.last_layer
+        if not ll:
+            return ""
+        return f"{ll['verdict']}, {format_interval(ll['estimate'], ll['low'], ll['high'])}"
 
     def _layer_note(self) -> str:
         if self.layers.empty:
             return ""
         if len(self.layers) == 1:
             return f" Measured in layer {int(self.layers.layer.iloc[0])} only."
-        return (f" *By layer* ({DECLARED_LAYERS}; supported or contradicted by a majority of them with none "
-                f"against): {self.layer_verdicts()}.")
+        ll = self.last_layer
+        return (f" *The last layer (layer {ll['layer']}; the paper's convention, reported beside the verdict):* "
+                f"{self.last_layer_text()} ({ll['where']}). *Each layer on its own (robustness, not the verdict):* "
+                f"{self.layer_verdicts()}; {layer_tally(self.layers.verdict)}.")
 
     def row(self) -> dict:
         """One row of the claims ledger."""
+        ll = self.last_layer
         return {"claim": self.claim, "statement": self.statement, "test": self.criterion, "statistic": self.statistic,
-                "where": self.where, "estimate": self.estimate, "low": self.low, "high": self.high, "n": self.n,
-                "replicates": self.replicates, "control": self.control, "verdict": self.verdict, "section": self.section,
-                "layers": self.layer_verdicts()}
+                "scope": self.scope, "where": self.where, "estimate": self.estimate, "low": self.low, "high": self.high,
+                "n": self.n, "mde": self.mde, "replicates": self.replicates, "control": self.control,
+                "verdict": self.verdict, "last layer": ll.get("verdict", self.verdict),
+                "last layer estimate": ll.get("estimate", self.estimate), "last layer low": ll.get("low", self.low),
+                "last layer high": ll.get("high", self.high), "section": self.section,
+                "layers": self.layer_verdicts(),
+                "grid": layer_tally(self.layers.verdict) if len(self.layers) > 1 else ""}
 
 
-def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, **kwargs) -> Verdict:
-    """``claim_fn`` decided in every layer of ``df`` (its ``layer`` column; ``layers`` restricts them), and the
-    claim-level verdict over those layers (:func:`over_layers`).  The headline is the layer whose verdict is the
-    claim's (the last such layer when several, the last layer when none); ``detail`` holds every layer's
-    cells, ``layers`` the claim x layer grid (layer, verdict, estimate, low, high, where)."""
+def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, value: str = "value", **kwargs) -> Verdict:
+    """``claim_fn`` decided on the mean over ``layers`` (default: every layer of ``df``'s ``layer`` column; the
+    declared rule, :data:`DECLARED_LAYERS`) of each replicate's measurements (:func:`layer_mean` of the column
+    ``value``), with the last layer (``last_layer``) and every layer on its own (``layers``: the claim x layer grid,
+    robustness) beside it.  With one layer the verdict is that layer's.  ``detail`` holds the mean's cells (``layer`` = "mean") and every layer's."""
     if "layer" not in df:
         raise ValueError("by_layer needs a 'layer' column")
     present = sorted(int(x) for x in df.layer.unique())
@@ -253,17 +307,30 @@ def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, **kwargs) -> Verdic
     missing = sorted(set(chosen) - set(present))
     if missing:
         raise ValueError(f"layers {missing} are not in the table (it has {present})")
+    if not chosen:
+        raise ValueError("by_layer needs at least one layer")
     per = {layer: claim_fn(df[df.layer == layer].drop(columns="layer"), *args, **kwargs) for layer in chosen}
     grid = pd.DataFrame([{"layer": layer, "verdict": v.verdict, "estimate": v.estimate, "low": v.low, "high": v.high,
                           "where": v.where} for layer, v in per.items()])
-    verdict = over_layers(grid.verdict)
-    agree = [layer for layer, v in per.items() if v.verdict == verdict]
-    head_layer = agree[-1] if agree else chosen[-1]
-    h = per[head_layer]
-    detail = pd.concat([v.detail.assign(layer=layer) for layer, v in per.items()], ignore_index=True)
-    return Verdict(h.claim, h.statement, h.criterion, h.statistic, h.estimate, h.low, h.high, h.n, h.control, verdict,
-                   where=f"layer {head_layer}; {h.where}", detail=detail, section=h.section, replicates=h.replicates,
-                   layers=grid, layer=head_layer)
+    last_layer = chosen[-1]
+    if len(chosen) == 1:
+        h, scope, where = per[last_layer], f"layer {last_layer} only", f"layer {last_layer}"
+        detail = h.detail.assign(layer=last_layer)
+        ll = {}
+    else:
+        h = claim_fn(layer_mean(df, chosen, value), *args, **kwargs)
+        scope = f"mean of layers {chosen[0]}-{chosen[-1]}" if chosen == list(range(chosen[0], chosen[-1] + 1)) \
+            else "mean of layers " + ", ".join(map(str, chosen))
+        where = scope
+        detail = pd.concat([h.detail.assign(layer="mean"), *(v.detail.assign(layer=layer) for layer, v in per.items())],
+                           ignore_index=True)
+        v = per[last_layer]
+        ll = {"layer": last_layer, "verdict": v.verdict, "estimate": v.estimate, "low": v.low, "high": v.high,
+              "where": v.where}
+    return Verdict(h.claim, h.statement, h.criterion, h.statistic, h.estimate, h.low, h.high, h.n, h.control, h.verdict,
+                   where=f"{where}; {h.where}" if h.where else where, detail=detail, section=h.section,
+                   replicates=h.replicates, layers=grid, layer=last_layer if len(chosen) == 1 else None, scope=scope,
+                   last_layer=ll)
 
 
 def not_measured(claim: str, statement: str, section: str = "") -> Verdict:
@@ -442,11 +509,14 @@ def c3_directions(df: pd.DataFrame, section: str = "") -> Verdict:
     """C3 from rows (task, state, replicate, criterion, value = a count) of the unprocessed held-out tokens.
     Cells: task x :data:`C3_COUNTS`; the spread counts (:data:`CONCENTRATION`) are kept in ``detail``
     (test "concentration: reported") and never decide.  Counts are integers: their intervals carry the
-    rounding variance of a count (``quantum=1``), so a change of one direction in every seed is not decided."""
+    rounding variance of a count (``quantum=1``), so a change of one direction in every seed is not decided.  The
+    mean over layers (:func:`by_layer`) keeps one count's resolution: the same direction crosses the threshold in
+    neighbouring layers together, so the layers' roundings are not independent (the conservative choice)."""
+    q = 1.0
     eff = paired_effects(df, ["task", "criterion"], "state", "fine-tuned", "pre-trained")
-    direct = adjust(cells(eff[eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1, quantum=1.0))
+    direct = adjust(cells(eff[eff.criterion.isin(C3_COUNTS)], ["task", "criterion"], direction=+1, quantum=q))
     spread = pd.concat([cells(eff[eff.criterion.isin(CONCENTRATION) & (eff.criterion.isin(INTEGER_COUNTS) == integer)],
-                              ["task", "criterion"], direction=+1, quantum=float(integer)) for integer in (True, False)],
+                              ["task", "criterion"], direction=+1, quantum=q * integer) for integer in (True, False)],
                        ignore_index=True)
     detail = pd.concat([direct.assign(test="direct count: decides"), spread.assign(test="concentration: reported")],
                        ignore_index=True)

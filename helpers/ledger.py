@@ -3,8 +3,8 @@ where a claim is measured per layer, and the tables the ledger chapter and the f
 
 The measurements are those of chapters 03-05 (same parameters, same cached tables): C1, C3, C5 and C7 from
 :func:`helpers.enhancement.measure` and C2 from :func:`helpers.structure.change_table` at every transformer
-layer (:data:`helpers.claims.DECLARED_LAYERS`); C4 from :func:`helpers.directions.knowledge_table` and C6 from
-the re-fitted classifiers, at the last layer.
+layer, decided on their mean over layers (:data:`helpers.claims.LAYER_RULE`); C4 from
+:func:`helpers.directions.knowledge_table` and C6 from the re-fitted classifiers, at the last layer.
 """
 from __future__ import annotations
 
@@ -85,12 +85,14 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
         if v.verdict in (C.SUPPORTED, C.CONTRADICTED):
             lines.append(f"- **{v.claim} {v.verdict}**. {v.statement.rstrip('.')}. *Statistic:* {v.statistic} "
                          f"({v.where}): {v.interval()}.")
-    c1 = by.get("C1")
-    if c1 is not None and not c1.layers.empty:
-        last = c1.layers.iloc[-1]
-        lines.append(f"- In the last layer (layer {int(last.layer)}), {c1.statistic}: "
-                     f"{C.format_interval(last.estimate, last.low, last.high)}"
-                     f" ({last.verdict} there; the claim-level verdict is {c1.verdict}).")
+    differ = [v for v in verdicts if v.last_layer and v.last_layer["verdict"] != v.verdict]
+    for v in differ:
+        lines.append(f"- **{v.claim} in the last layer alone** (layer {v.last_layer['layer']}, the paper's "
+                     f"convention): {v.last_layer['verdict']}, {v.statistic}: {v.last_layer_text().split(', ', 1)[1]} "
+                     f"({v.last_layer['where']}); on the mean over layers, the verdict, {v.verdict}.")
+    if not differ:
+        lines.append("- The last layer alone (the paper's convention) gives every claim the same verdict as the mean "
+                     "over layers.")
     if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
         lines.append("- C4 and C6 are one finding, not two: both rest on the fine-tuned last layer's top direction "
                      "being the label direction (a neural-collapse-like picture), which removing it takes from the "
@@ -110,32 +112,39 @@ def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_senten
         f"supported in a cell only when the {int(C.LEVEL * 100)}% t-interval of its {n} paired differences excludes "
         f"zero, that is when |mean| exceeds {C.detectable_ratio(n):.2f} standard deviations of the seed-to-seed "
         f"differences; a smaller effect, however real, comes out *inconclusive*, which here often means "
-        f"underpowered rather than absent.",
+        f"underpowered rather than absent. The table gives each estimate's minimum detectable effect (the true "
+        f"effect found with {int(C.POWER * 100)}% power at this spread).",
         f"- **Samples.** {n_sentences} held-out test sentences and {n_train_sentences} training sentences per seed "
         f"(every method and classifier is fitted on the training ones).",
-        "- **The layer rule.** A claim-level verdict needs a majority of the transformer layers and none against "
-        "it; C4 and C6 are measured in the last layer only. The grid below shows every layer.",
+        f"- **The layer rule.** {C.LAYER_RULE}",
     ])
 
 
+GRID_VERDICT = "verdict (mean of layers)"
+
+
 def layer_grid(verdicts) -> pd.DataFrame:
-    """Claim x layer: each claim's verdict in every layer it was measured in, and its claim-level verdict."""
+    """Claim x layer: each claim's verdict in every layer on its own (robustness), the tally, and the verdict
+    (decided on the mean over layers; the one layer where only one is measured)."""
     rows = {}
     for v in verdicts:
         row = {f"layer {int(r.layer)}": r.verdict for r in v.layers.itertuples()} if not v.layers.empty else {}
-        rows[v.claim] = {**row, "claim-level": v.verdict}
+        tally = C.layer_tally(v.layers.verdict) if len(v.layers) > 1 else (v.scope or "")
+        rows[v.claim] = {**row, "tally": tally, GRID_VERDICT: v.verdict}
     grid = pd.DataFrame(rows).T
     cols = sorted([c for c in grid if c.startswith("layer ")], key=lambda c: int(c.split()[1]))
-    return grid[[*cols, "claim-level"]].fillna("")
+    return grid[[*cols, "tally", GRID_VERDICT]].fillna("")
 
 
 def findings(verdicts) -> pd.DataFrame:
-    """One row per claim for a reader: the claim, the book's verdict, the statistic it rests on (what is
-    measured, in which unit, where) and its estimate with the 95% interval over fine-tuning seeds, the
-    paper's sources."""
+    """One row per claim for a reader: the claim, the book's verdict (on the mean over layers), the last layer's
+    (the paper's convention), the statistic it rests on (what is measured, in which unit, where), its estimate
+    with the 95% interval over fine-tuning seeds and its minimum detectable effect, the paper's sources."""
     measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
     return pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
+        "last layer alone": (v.last_layer_text() or f"{v.verdict} (the same layer)") if m else "",
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
         "estimate [95% interval]": v.interval() if m else "",
+        f"smallest effect detectable ({int(C.POWER * 100)}% power)": f"{v.mde:.3g}" if m and v.mde == v.mde else "",
         "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])

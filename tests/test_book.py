@@ -24,6 +24,9 @@ def test_book_builds_with_warnings_as_errors(built):
     assert built.returncode == 0, log[-4000:]
     assert "build succeeded" in log
     assert (paths.HTML / "index.html").is_file() and CHAPTER.is_file()
+    # stage 2 executed every notebook and stored it as myst-nb looks it up: the build itself executes none
+    executed = book.EXECUTING.findall(log)
+    assert not executed, f"the build executed {executed}: stage 2's cache entries did not match myst-nb's lookup"
 
 
 def _chromium() -> str:

@@ -75,3 +75,46 @@ def test_refusal_names_the_run_and_the_stage(monkeypatch):
         F.refuse_training_if_prebuilt("run xyz")
     monkeypatch.setenv(F.NO_TRAINING, "0")
     F.refuse_training_if_prebuilt("run xyz")
+
+
+def _notebook(path, *sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_execution_stage_runs_notebooks_in_parallel_and_stores_them_as_myst_nb_finds_them(tmp_path):
+    """Stage 2 executes notebooks two at a time (each writes when it started and ended: the two overlap), stores
+    them in a jupyter-cache that myst-nb's own lookup (``match_cache_notebook`` on the notebook as read) finds, a
+    second call executes nothing, and a failing notebook is reported and not stored."""
+    import json
+
+    import nbformat
+    from jupyter_cache import get_cache
+
+    from helpers import book
+
+    for name in ("a", "b"):
+        _notebook(tmp_path / "nb" / f"{name}.ipynb",
+                  f"import json, time, pathlib\nt0 = time.time(); time.sleep(3)\n"
+                  f"pathlib.Path('{name}.json').write_text(json.dumps([t0, time.time()]))\nprint('{name} done')")
+    _notebook(tmp_path / "nb" / "bad.ipynb", "raise RuntimeError('a broken chapter')")
+    jc_dir, lines = tmp_path / "jc", []
+    ok = book.execute_chapters(workers=2, notebooks=["nb/a", "nb/b", "nb/bad"], root=tmp_path, cache_dir=jc_dir,
+                               say=lines.append)
+    assert not ok and any("nb/bad FAILED" in x and "a broken chapter" in x for x in lines), lines
+    (a0, a1), (b0, b1) = (json.loads((tmp_path / "nb" / f"{n}.json").read_text()) for n in ("a", "b"))
+    assert a0 < b1 and b0 < a1, "the two notebooks did not run at the same time"
+    jc = get_cache(str(jc_dir))
+    for name in ("a", "b"):
+        record = jc.match_cache_notebook(nbformat.read(tmp_path / "nb" / f"{name}.ipynb", as_version=4))
+        _, merged = jc.merge_match_into_notebook(nbformat.read(tmp_path / "nb" / f"{name}.ipynb", as_version=4))
+        assert f"{name} done" in merged.cells[0].outputs[0].text and record.data["execution_seconds"] > 2
+    with pytest.raises(KeyError):
+        jc.match_cache_notebook(nbformat.read(tmp_path / "nb" / "bad.ipynb", as_version=4))
+    lines.clear()
+    assert book.execute_chapters(workers=2, notebooks=["nb/a", "nb/b"], root=tmp_path, cache_dir=jc_dir, say=lines.append)
+    assert lines[0].startswith("[book execute] 0 of 2 notebook(s) to execute"), lines

@@ -134,27 +134,71 @@ def test_c7_known_answers(local, control, zm, expected):
     assert v.replicates.startswith("sentence samples")
 
 
-def test_c7_by_layer_grid_and_claim_level_rule():
-    d = c7_table(1.0, 0.1)
-    d.loc[(d.layer == 3) & (d.method == "Clustering+ZM"), "value"] -= 2.0     # layer 3 reverses
-    v = C.by_layer(C.c7_local_isotropy, d)
-    assert v.layers.layer.tolist() == [1, 2, 3]
-    assert v.layers.verdict.tolist() == [C.SUPPORTED, C.SUPPORTED, C.CONTRADICTED]
-    assert v.verdict == C.INCONCLUSIVE            # the layers disagree: neither side may claim the grid
-    assert set(v.detail.layer) == {1, 2, 3} and "By layer" in v.markdown()
-    ok = C.by_layer(C.c7_local_isotropy, c7_table(1.0, 0.1))
-    assert ok.verdict == C.SUPPORTED and ok.layer == 3 and ok.where.startswith("layer 3")
-    assert C.by_layer(C.c7_local_isotropy, c7_table(1.0, 0.1), layers=[2]).layers.layer.tolist() == [2]
+def c7_depth_table(local_by_layer, n=3, noise=0.02, seed=0):
+    """C7 rows whose Clustering+ZM effect is ``local_by_layer[i]`` in layer i + 1 (control and ZM at 0.6, 0.5)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n):
+        for layer, local in enumerate(local_by_layer, start=1):
+            b = -3 + rng.normal(0, 0.2)
+            for method, e in (("none", 0), ("ZM", 0.5), ("random partitions", 0.6), ("Clustering+ZM", 0.6 + local)):
+                rows.append({"replicate": r, "task": "a", "layer": layer, "method": method,
+                             "value": b + e + rng.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("local_by_layer,expected,grid", [
+    ([0.0, 0.0, 0.02, 0.4, 0.8, 1.2], C.SUPPORTED, "supported in 3 of 6 layers, contradicted in 0"),  # grows with depth
+    ([-0.3, -0.3, -0.3, 1.0, 1.0, 1.0], C.SUPPORTED, "supported in 3 of 6 layers, contradicted in 3"),  # a 3-3 split
+    ([0.3, 0.3, 0.3, -1.0, -1.0, -1.0], C.CONTRADICTED, "supported in 3 of 6 layers, contradicted in 3"),  # reversed
+    ([0.0] * 6, C.INCONCLUSIVE, "supported in 0 of 6 layers, contradicted in 0"),                         # no effect
+])
+def test_a_claim_is_decided_on_the_mean_over_layers_not_by_a_vote(local_by_layer, expected, grid):
+    """One test per claim on each replicate's layer-mean effect (n = 3, the book's seeds): an effect that grows
+    with depth is supported although half the layers are undecided, a 3-3 split is decided by the sizes, and the
+    reversed plant is contradicted.  The grid and the last layer are reported, not voted."""
+    v = C.by_layer(C.c7_local_isotropy, c7_depth_table(local_by_layer))
+    assert v.verdict == expected, v.detail
+    assert C.layer_tally(v.layers.verdict) == grid and v.row()["grid"] == grid
+    assert v.scope == "mean of layers 1-6" and v.where.startswith("mean of layers 1-6")
+    assert v.n == 3 and abs(v.estimate - np.mean(local_by_layer)) < 0.1
+    last = v.layers.iloc[-1]
+    assert v.last_layer["layer"] == 6 and v.last_layer["verdict"] == last.verdict == v.row()["last layer"]
+    assert set(v.detail.layer) == {"mean", 1, 2, 3, 4, 5, 6}
+    head = v.headline_cells()
+    assert sorted(head.test) == sorted(C.C7_TESTS) and (head.layer == "mean").all()
+    assert "The last layer (layer 6" in v.markdown() and "robustness" in v.markdown()
+
+
+def test_by_layer_with_one_layer_is_that_layer_and_rejects_missing_layers():
+    d = c7_depth_table([1.0, 1.0, 1.0])
+    one = C.by_layer(C.c7_local_isotropy, d, layers=[2])
+    assert one.layers.layer.tolist() == [2] and one.scope == "layer 2 only" and one.layer == 2
+    assert one.last_layer == {} and one.row()["last layer"] == one.verdict == C.SUPPORTED
     with pytest.raises(ValueError, match=r"layers \[7\]"):
         C.by_layer(C.c7_local_isotropy, d, layers=[7])
 
 
-@pytest.mark.parametrize("verdicts,expected", [
-    ([C.SUPPORTED] * 4, C.SUPPORTED), ([C.SUPPORTED] * 3 + [C.INCONCLUSIVE], C.SUPPORTED),
-    ([C.SUPPORTED] * 3 + [C.CONTRADICTED], C.INCONCLUSIVE), ([C.SUPPORTED] * 2 + [C.INCONCLUSIVE] * 2, C.INCONCLUSIVE),
-    ([C.CONTRADICTED] * 3 + [C.INCONCLUSIVE], C.CONTRADICTED), ([], C.INCONCLUSIVE)])
-def test_over_layers(verdicts, expected):
-    assert C.over_layers(verdicts) == expected
+def test_layer_mean_averages_within_keys_and_refuses_a_partial_mean():
+    d = pd.DataFrame({"task": ["a"] * 4 + ["b"] * 3, "replicate": 0, "layer": [1, 2, 3, 4, 1, 2, 3],
+                      "value": [1.0, 2.0, 3.0, 6.0, 1.0, 1.0, 1.0]})
+    m = C.layer_mean(d, [1, 2, 3, 4]).set_index("task").value
+    assert m["a"] == 3.0 and np.isnan(m["b"])             # b lacks layer 4: no mean over fewer layers
+    assert C.layer_mean(d, [1, 2, 3]).set_index("task").value.tolist() == [2.0, 1.0]
+    with pytest.raises(ValueError, match="more than one row per layer"):
+        C.layer_mean(pd.concat([d, d]), [1, 2])
+
+
+def test_minimum_detectable_effect_is_the_t_rule_at_the_stated_power():
+    from scipy import stats
+    values = np.array([0.1, 0.3, 0.2])
+    m, lo, hi, n = C.t_interval(values)
+    se = values.std(ddof=1) / np.sqrt(3)
+    assert np.isclose(C.detectable_effect(lo, hi, n), (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * se)
+    assert np.isclose(C.detectable_effect(-1, 1, 3), 1 + stats.t.ppf(0.8, 2) / stats.t.ppf(0.975, 2))
+    assert np.isnan(C.detectable_effect(np.nan, 1, 3)) and np.isnan(C.detectable_effect(0, 1, 1))
+    v = C.by_layer(C.c7_local_isotropy, c7_depth_table([1.0] * 3))
+    assert np.isclose(v.mde, C.detectable_effect(v.low, v.high, v.n)) and v.row()["mde"] == v.mde
 
 
 def test_a_contradiction_must_survive_the_bonferroni_level():
@@ -354,15 +398,17 @@ def change_rows(change, floor=0.70, n=4, seed=0, layers=(1, 2)):
 def test_c2_change_known_answers(change, expected):
     v = C.by_layer(C.c2_structure, change_rows(change))
     assert v.verdict == expected, v.detail
-    assert set(v.layers.layer) == {1, 2} and len(v.detail) == 2 * 2 * 2 and v.n == 4
+    assert set(v.layers.layer) == {1, 2} and len(v.detail) == 3 * 2 * 2 and v.n == 4   # the mean, layers 1 and 2
     assert "seeds" in v.control
 
 
 def _v(claim, verdict, estimate=0.5, low=0.1, high=0.9, layers=None):
     import pandas as pd
 
+    last = {**layers[-1]} if layers and len(layers) > 1 else {}
     return C.Verdict(claim, f"Statement of {claim}", "crit", f"statistic of {claim}", estimate, low, high, 3, "ctl",
-                     verdict, where="layer 6; mr", layers=pd.DataFrame(layers or []))
+                     verdict, where="mean of layers 5-6; mr" if last else "layer 6; mr", layers=pd.DataFrame(layers or []),
+                     scope="mean of layers 5-6" if last else "layer 6 only", last_layer=last)
 
 
 def test_detectable_ratio_is_the_t_quantile_over_root_n():
@@ -392,7 +438,8 @@ def test_findings_page_summary_caveats_and_columns():
     text = LG.findings_summary(vs, card, ["mr", "bshift"])
     assert "**3 supported**, **1 contradicted**, **2 inconclusive** of 7 claims" in text
     assert "**C2 contradicted**" in text and "C3 " not in text.replace("C3:", "")
-    assert "layer 6), statistic of C1: -2.8 [-6, +0.4] (inconclusive there" in text
+    assert ("**C1 in the last layer alone** (layer 6, the paper's convention): inconclusive, statistic of C1: "
+            "-2.8 [-6, +0.4]") in text and "on the mean over layers, the verdict, supported" in text
     assert "C4 and C6 are one finding" in text
     vs[5] = _v("C6", C.INCONCLUSIVE)
     assert "one finding" not in LG.findings_summary(vs, card, ["mr"])
@@ -401,14 +448,20 @@ def test_findings_page_summary_caveats_and_columns():
     cfg = FinetuneConfig(epochs=1.0)
     caveats = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 400, 400)
     assert "1 epoch at learning rate 0.0001" in caveats and "3 per task" in caveats and "2.48 standard" in caveats
-    assert "Contrastive, not MLM." in caveats
+    assert "Contrastive, not MLM." in caveats and C.LAYER_RULE in caveats and "80% power" in caveats
     cfg2 = FinetuneConfig(epochs=2.0, train_size=1000)
     assert "2 epochs at" in LG.findings_caveats(card, {("mr", 0): cfg2}, 10, 10)
     assert "1,000 training examples" in cfg2.describe() and "all training examples" in cfg.describe()
     table = LG.findings(vs)
-    assert list(table.columns) == ["claim", "statement", "verdict here", "statistic (where)", "estimate [95% interval]",
+    assert list(table.columns) == ["claim", "statement", "verdict here", "last layer alone", "statistic (where)",
+                                   "estimate [95% interval]", "smallest effect detectable (80% power)",
                                    "the paper's sources say"]
-    assert table.iloc[0]["statistic (where)"] == "statistic of C1 (layer 6; mr)"
+    assert table.iloc[0]["statistic (where)"] == "statistic of C1 (mean of layers 5-6; mr)"
+    assert table.iloc[0]["last layer alone"] == "inconclusive, -2.8 [-6, +0.4]"
+    assert table.iloc[1]["last layer alone"] == "contradicted (the same layer)"
+    assert table.iloc[0]["smallest effect detectable (80% power)"] == f"{C.detectable_effect(0.1, 0.9, 3):.3g}"
+    every_layer_agrees = [_v(v.claim, v.verdict) for v in vs[:6]]
+    assert "gives every claim the same verdict" in LG.findings_summary(every_layer_agrees, card, ["mr"])
     assert table.iloc[6]["estimate [95% interval]"] == "" and table.iloc[6]["statistic (where)"] == ""
 
 

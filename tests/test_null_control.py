@@ -41,6 +41,7 @@ def test_null_finetuning_supports_no_change(null_tables):
         assert v.n == len(SEEDS), v.claim
         assert v.verdict != C.SUPPORTED, (v.claim, v.detail)
         assert (v.layers.empty or (v.layers.verdict != C.SUPPORTED).all()), (v.claim, v.layers)   # no layer either
+        assert v.last_layer.get("verdict") != C.SUPPORTED
     # the pre-trained values are distinct measurements (one sentence sample per replicate), not copies
     pre = base[base.state == "pre-trained"].value
     assert pre.nunique() == len(SEEDS)
@@ -56,5 +57,5 @@ def test_the_ledger_of_a_null_finetuning_supports_no_change(null_tables):
     grid = LG.layer_grid(null_tables["ledger"])
     n_layers = int(null_tables["iso"].layer.max())
     assert [c for c in grid.columns if c.startswith("layer ")] == [f"layer {i}" for i in range(1, n_layers + 1)]
-    assert (grid["claim-level"] == [verdicts[c].verdict for c in grid.index]).all()
+    assert (grid[LG.GRID_VERDICT] == [verdicts[c].verdict for c in grid.index]).all()
     assert len(LG.findings(null_tables["ledger"])) == 7
