@@ -40,7 +40,7 @@ import pandas as pd
 
 from .directions import CROSS_TASK
 from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_effect, detectable_ratio,  # noqa: F401
-                        format_interval, level_interval, t_interval)
+                        format_interval, level_interval, t_interval, welch_interval)
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
@@ -175,7 +175,8 @@ def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: flo
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n, "direction": direction,
                      "margin": margin, "verdict": decide(lo, hi, n, direction, margin),
-                     "per seed": " ".join(f"{x:+.3g}" for x in v[np.isfinite(v)])})
+                     "per seed": " ".join(f"{x:+.3g}" for x in v[np.isfinite(v)]),
+                     "effects": tuple(float(x) for x in v[np.isfinite(v)])})
     return pd.DataFrame(rows)
 
 
@@ -230,6 +231,8 @@ class Verdict:
     layer: int | None = None
     scope: str = ""
     last_layer: dict = field(default_factory=dict)
+    cell: dict = field(default_factory=dict)
+    effects: tuple = ()
 
     @property
     def mde(self) -> float:
@@ -330,7 +333,79 @@ def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, value: str = "value
     return Verdict(h.claim, h.statement, h.criterion, h.statistic, h.estimate, h.low, h.high, h.n, h.control, h.verdict,
                    where=f"{where}; {h.where}" if h.where else where, detail=detail, section=h.section,
                    replicates=h.replicates, layers=grid, layer=last_layer if len(chosen) == 1 else None, scope=scope,
-                   last_layer=ll)
+                   last_layer=ll, cell=h.cell, effects=h.effects)
+
+
+CELL_KEYS = ("test", "task", "state", "structure", "method", "criterion", "measure", "k")
+"""The columns that name a cell of a claim (which of them a claim has depends on the claim)."""
+
+
+def cell_key(row: pd.Series) -> dict:
+    """The keys of one cell (:data:`CELL_KEYS` that the row has)."""
+    return {k: row[k] for k in CELL_KEYS if k in row.index}
+
+
+REPORTED = "reported (not decided on)"
+
+
+def readable(detail: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A verdict's cells for a reader: rounded; without the full-precision per-replicate ``effects`` (the ``per
+    seed`` column shows them); cells reported beside the claim (their test says "reported") carry no verdict;
+    a value a cell does not have (the Bonferroni bounds exist only where a cell can decide alone) is blank."""
+    t = detail.drop(columns=[c for c in ("effects",) if c in detail]).round(digits)
+    if "test" in t and "verdict" in t:
+        t.loc[t.test.astype(str).str.contains("reported"), "verdict"] = REPORTED
+    return t.astype(object).where(t.notna(), "")
+
+
+def difference(a: Verdict, b: Verdict, level: float = LEVEL) -> dict:
+    """Two models' effects in one cell of a claim, compared: the cell of ``a``'s headline and the same cell (same
+    task, method, state ... keys) among the cells ``b`` was decided on; mean effect of a - mean effect of b with
+    Welch's t-interval (:func:`helpers.intervals.welch_interval`), the two models' runs being independent (their
+    fine-tuning seeds are not pairs).  Keys: cell, estimate, low, high, n_a, n_b (NaN when the cell is missing)."""
+    where = ", ".join(f"{k} {v}" for k, v in a.cell.items())
+    cells_b = b.headline_cells()
+    match = cells_b
+    for k, v in a.cell.items():
+        if k in match:
+            match = match[match[k].astype(str) == str(v)]
+    if not a.effects or len(match) != 1 or "effects" not in match:
+        return {"cell": where, "estimate": np.nan, "low": np.nan, "high": np.nan, "n_a": len(a.effects), "n_b": 0}
+    d, lo, hi, na, nb = welch_interval(a.effects, match.iloc[0].effects, level)
+    return {"cell": where, "estimate": d, "low": lo, "high": hi, "n_a": na, "n_b": nb}
+
+
+DIFFER, SAME = "the effects differ", "no difference detected"
+
+
+def compare_models(verdicts_by_model: dict) -> pd.DataFrame:
+    """One row per claim for models ``{name: [Verdict, ...]}`` (the first is the reference): each model's verdict
+    and estimate, and the reference minus each other model in the reference's headline cell
+    (:func:`difference`) with its 95% Welch interval over fine-tuning seeds; "the effects differ" when that
+    interval excludes 0, "no difference detected" when it does not (with the interval's width, not a proof of
+    equality), "n/a" without an interval."""
+    names = list(verdicts_by_model)
+    if len(names) < 2:
+        raise ValueError(f"compare_models needs two models or more; got {names}")
+    by = {m: {v.claim: v for v in vs} for m, vs in verdicts_by_model.items()}
+    ref = names[0]
+    rows = []
+    for claim in by[ref]:
+        row = {"claim": claim}
+        for m in names:
+            v = by[m].get(claim)
+            row[f"verdict: {m}"] = v.verdict if v is not None else NOT_MEASURED
+            row[f"estimate: {m}"] = v.interval() if v is not None and v.verdict != NOT_MEASURED else ""
+        for m in names[1:]:
+            a, b = by[ref][claim], by[m].get(claim)
+            d = difference(a, b) if b is not None and NOT_MEASURED not in (a.verdict, b.verdict) else None
+            ok = d is not None and np.isfinite(d["low"])
+            row["cell compared"] = d["cell"] if d else ""
+            row[f"{ref} - {m} [95% Welch interval]"] = format_interval(d["estimate"], d["low"], d["high"]) if d else ""
+            row[f"{ref} vs {m}"] = ("n/a" if not ok else DIFFER if d["low"] > 0 or d["high"] < 0 else SAME)
+            row["same verdict"] = row.get("same verdict", True) and b is not None and a.verdict == b.verdict
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def not_measured(claim: str, statement: str, section: str = "") -> Verdict:
@@ -359,7 +434,7 @@ def _summarise(claim, statement, criterion, statistic, table, verdict, control, 
         replicates = "sentence samples of the pre-trained model (those of the fine-tuning seeds)"
     return Verdict(claim, statement, criterion, statistic, float(w.estimate), float(w.low), float(w.high), int(w.n),
                    control, verdict, where=f"{prefix}: {label(w)}{test}", detail=detail, section=section,
-                   replicates=replicates)
+                   replicates=replicates, cell=cell_key(w), effects=tuple(w.get("effects", ())))
 
 
 # ----------------------------------------------------------------------------- claims
@@ -452,7 +527,7 @@ def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "")
     return Verdict("C1", C1_STATEMENT, crit, f"change of {metric} (fine-tuned - pre-trained)", float(best.estimate),
                    float(best.low), float(best.high), int(best.n),
                    "the pre-trained model on the same held-out tokens (paired)", verdict, where=f"task {best.task}",
-                   detail=table, section=section)
+                   detail=table, section=section, cell=cell_key(best), effects=tuple(best.effects))
 
 
 C2_TESTS = ("ARI drop beyond the k-means noise floor", "held-out-type probe accuracy drop")

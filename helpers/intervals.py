@@ -64,6 +64,28 @@ def t_interval(values, level: float = LEVEL, quantum: float = 0.0) -> tuple[floa
     return m, m - half, m + half, n
 
 
+def welch_interval(a, b, level: float = LEVEL) -> tuple[float, float, float, int, int]:
+    """(mean(a) - mean(b), low, high, n_a, n_b): Welch's t-interval for the difference of two independent means
+    (Welch 1947; Satterthwaite's degrees of freedom), e.g. two models' effects over their own fine-tuning seeds.
+    NaN bounds when either side has fewer than 2 values or both have no spread."""
+    from scipy import stats
+
+    a, b = (np.asarray(x, dtype=np.float64) for x in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    na, nb = len(a), len(b)
+    if na == 0 or nb == 0:
+        return np.nan, np.nan, np.nan, na, nb
+    d = float(a.mean() - b.mean())
+    if na < 2 or nb < 2:
+        return d, np.nan, np.nan, na, nb
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    if va + vb == 0:
+        return d, np.nan, np.nan, na, nb
+    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df) * np.sqrt(va + vb))
+    return d, d - half, d + half, na, nb
+
+
 BOUNDS = {"IsoScore": (0.0, 1.0), "IsoScore* (zeta=0.2)": (0.0, 1.0), "I(W)": (0.0, 1.0),
           "average cosine": (-1.0, 1.0), "log10 I(W)": (None, 0.0), "log10 I(W) single-sign": (None, 0.0),
           "mean norm": (0.0, None), "norm of the mean": (0.0, None),

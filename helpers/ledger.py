@@ -71,6 +71,40 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     return out
 
 
+def verdicts_by_model(models, tasks, seeds, finetune: dict | None = None, n_sentences: int = 400,
+                      n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
+                      max_fit_tokens: int | None = 20_000, extract_max_length: int = 128) -> dict[str, list]:
+    """``{model: C1-C7}`` for every model of ``models``, each fine-tuned on the same tasks and seeds (its own
+    fine-tuning budget under the chapter's ``finetune`` dict: :func:`helpers.finetune.configs_for`) and measured on
+    the same sentences, by the same claim functions; the first model is the reference of
+    :func:`helpers.claims.compare_models`."""
+    from . import finetune as F
+
+    names = list(dict.fromkeys(as_list(models)))
+    return {m: verdicts(F.configs_for(m, tasks, seeds, finetune or {}), n_sentences, n_train_sentences, methods,
+                        n_clusters, max_fit_tokens, extract_max_length) for m in names}
+
+
+def model_rows(cards: dict) -> pd.DataFrame:
+    """What each compared model is: objective, size, data and tokens seen (from its model card)."""
+    return pd.DataFrame([{"model": m, "layers x width": f"{c['layers']} x {c['hidden_size']}",
+                          "parameters (M)": c.get("parameters_millions", ""), "pre-training": c.get("training", ""),
+                          "source": c.get("source", "")} for m, c in cards.items()])
+
+
+def objectives_sentence(table: pd.DataFrame, ref: str, other: str) -> str:
+    """A sentence on :func:`helpers.claims.compare_models`: which claims get the same verdict for both models,
+    and where the effects differ beyond noise."""
+    same = table.loc[table["same verdict"], "claim"].tolist()
+    differ = table.loc[table[f"{ref} vs {other}"] == C.DIFFER, "claim"].tolist()
+    return (f"Of {len(table)} claims, {len(same)} get the same verdict on {ref} and {other}"
+            + (f" ({', '.join(same)})" if same else "") + "; "
+            + (f"the effects differ beyond their 95% Welch interval for {', '.join(differ)}" if differ else
+               "no claim's effect differs beyond its 95% Welch interval")
+            + " (an interval that covers 0 is not a proof of equality: its width says how large a difference "
+              "could hide in it).")
+
+
 def findings_summary(verdicts, card: dict, tasks) -> str:
     """The findings page's opening paragraph, from the run: the verdict counts, each supported or contradicted
     claim with its statistic and interval, C1 in the last layer, and which supported verdicts share one

@@ -61,6 +61,44 @@ def test_browser_renders_chapter_with_title_and_figures(built):
 
 
 CHAPTERS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+MISSING = re.compile(r"(?<![\w.-])(nan|NaN|<NA>|NaT|None(?! (?:of|the|is|was|are)\b))(?![\w-])")
+"""A missing value printed where a number or a word belongs (English "None of ..." is prose)."""
+
+
+def output_text(html: str) -> str:
+    """The text a reader sees in a page's cell outputs and glued text (not in the hidden code inputs)."""
+    from html.parser import HTMLParser
+
+    class Outputs(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.parts = [], []
+
+        def handle_starttag(self, tag, attrs):
+            classes = (dict(attrs).get("class") or "").split()
+            self.stack.append("in" if "cell_input" in classes or tag in ("script", "style") else
+                              "out" if "cell_output" in classes or "output" in classes else "")
+
+        def handle_endtag(self, tag):
+            if self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data):
+            if "in" not in self.stack:
+                self.parts.append(data)
+
+    p = Outputs()
+    p.feed(html)
+    return " ".join(p.parts)
+
+
+def test_output_text_finds_a_missing_value_outside_code_only():
+    page = ('<div class="cell_input"><pre>sweep = None; x = np.nan</pre></div>'
+            '<div class="cell_output"><table><td>0.5</td><td>nan</td><td>None</td></table></div>'
+            '<p>None of the seeds</p>')
+    found = MISSING.findall(output_text(page))
+    assert found == ["nan", "None"]               # the table's nan and None; never the code's, never prose
+    assert not MISSING.findall(output_text('<div class="cell_output"><p>n/a, nanometre, non-None</p></div>'))
 
 
 @pytest.mark.parametrize("stem", CHAPTERS)
@@ -79,6 +117,8 @@ def test_every_chapter_renders_with_figures_and_math(built, stem):
                     if "<figcaption" in f and "caption-number" in f)
     assert captioned == len(images), f"{len(images) - captioned} of {len(images)} figure(s) without a numbered caption"
     assert "Traceback (most recent call last)" not in dom
+    missing = sorted(set(MISSING.findall(output_text(dom))))
+    assert not missing, f"the page shows {missing}: a missing value must be explained or absent"
     if "$" in (paths.NOTEBOOKS / f"{stem}.ipynb").read_text():
         assert "mjx-container" in dom, "math not typeset (MathJax is served from _static)"
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -113,3 +153,11 @@ def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_n
     assert "[book 3/3] executing notebooks/02_isotropy" in text and "notebooks/02_isotropy FAILED" in text
     assert p.times["notebooks/01_finetuning"] == 75.2
     assert book.toc_notebooks()[0] == "notebooks/findings" and "notebooks/status" in book.toc_notebooks()
+
+
+def test_findings_page_shows_no_missing_value_or_traceback(built):
+    assert built.returncode == 0
+    dom = _headless("--virtual-time-budget=8000", "--dump-dom", (paths.HTML / "notebooks" / "findings.html").as_uri()).stdout
+    assert re.search(r"<h1[^>]*>\s*Findings", dom) and "Traceback (most recent call last)" not in dom
+    missing = sorted(set(MISSING.findall(output_text(dom))))
+    assert not missing, f"the findings page shows {missing}"

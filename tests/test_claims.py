@@ -490,3 +490,41 @@ def test_identical_integer_count_changes_are_within_a_counts_resolution():
     d = v.detail.set_index("criterion").verdict
     assert d["above_10x_mean"] == C.INCONCLUSIVE and d["rogue"] == C.INCONCLUSIVE   # +1 / -1 in every seed
     assert d["pcs_50"] == C.SUPPORTED and v.verdict == C.INCONCLUSIVE
+
+
+def test_welch_interval_matches_scipy():
+    from scipy import stats
+
+    a, b = np.array([1.0, 1.4, 0.9, 1.2]), np.array([0.2, 0.5, 0.1])
+    d, lo, hi, na, nb = C.welch_interval(a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (na, nb) == (4, 3) and d == pytest.approx(a.mean() - b.mean())
+    assert (lo, hi) == pytest.approx((ci.low, ci.high))
+    assert np.isnan(C.welch_interval([1.0], b)[1]) and np.isnan(C.welch_interval([1.0, 1.0], [2.0, 2.0])[1])
+
+
+@pytest.mark.parametrize("local_b,expected", [(0.2, C.DIFFER), (1.0, C.SAME)])
+def test_two_models_are_compared_in_the_same_cell_with_a_welch_interval(local_b, expected):
+    """Issue 25's ledger per objective: the same claim functions on two models' tables; where the effects differ
+    (1.0 against 0.2) the difference interval excludes 0, where they do not (1.0 and 1.0) it covers 0; the
+    comparison is in the reference's headline cell."""
+    a = C.by_layer(C.c7_local_isotropy, c7_depth_table([1.0] * 4, seed=1))
+    b = C.by_layer(C.c7_local_isotropy, c7_depth_table([local_b] * 4, seed=2))
+    d = C.difference(a, b)
+    assert d["n_a"] == d["n_b"] == 3 and d["estimate"] == pytest.approx(1.0 - local_b, abs=0.05)
+    assert a.cell["test"] in d["cell"]
+    table = C.compare_models({"minilm": [a], "mlm": [b]})
+    row = table.iloc[0]
+    assert row["minilm vs mlm"] == expected and row["verdict: minilm"] == a.verdict == C.SUPPORTED
+    assert row["same verdict"] == (a.verdict == b.verdict)
+    with pytest.raises(ValueError, match="two models"):
+        C.compare_models({"minilm": [a]})
+    assert "effects" not in C.readable(a.detail) and "per seed" in C.readable(a.detail)
+
+
+def test_readable_cells_blank_what_a_cell_lacks_and_give_reported_rows_no_verdict():
+    t = pd.DataFrame({"test": ["decides", "concentration: reported"], "estimate": [0.123456, -2.0],
+                      "low_adj": [0.1, np.nan], "verdict": [C.SUPPORTED, C.CONTRADICTED], "effects": [(1.0,), (2.0,)]})
+    r = C.readable(t)
+    assert r.verdict.tolist() == [C.SUPPORTED, C.REPORTED] and r.low_adj.tolist() == [0.1, ""]
+    assert r.estimate.tolist() == [0.123, -2.0] and "effects" not in r

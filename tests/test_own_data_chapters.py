@@ -38,3 +38,20 @@ def test_own_csv_runs_through_chapters_00_to_06(kind, tmp_path, tmp_cache, monke
         params = {k: v for k, v in {**SMALL, "tasks": [str(f)]}.items() if k in declared}
         out = run.execute(nb, params, set_name=f"own-{kind}", timeout=900)
         assert out.is_file()
+
+
+def test_the_ledger_decides_every_claim_on_two_objectives_and_compares_them(tmp_path, tmp_cache, monkeypatch):
+    """Chapter 06 with ``more_models=["mlm"]`` on a small own CSV: the book's MLM encoder is fine-tuned on the same
+    task and seeds, every claim is decided on both models, and the comparison (the difference of the headline
+    effects with its Welch interval) is on the page."""
+    import nbformat
+
+    monkeypatch.setattr(paths, "EXECUTED", tmp_path / "executed")
+    f = _own_file(tmp_path / "own-two.csv", regression=False)
+    declared = run.notebook_parameters(run.find_notebook("06"))
+    params = {k: v for k, v in {**SMALL, "tasks": [str(f)], "more_models": ["mlm"]}.items() if k in declared}
+    out = run.execute("06", params, set_name="own-two-objectives", timeout=900)
+    text = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/markdown", ""))
+                     for c in nbformat.read(out, 4).cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "minilm - mlm [95% Welch interval]" in text and "verdict: mlm" in text
+    assert "get the same verdict on minilm and mlm" in text
