@@ -252,6 +252,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     execution cache (``_build/.jupyter_cache``) does not hold, longest first (times of the last build), those of
     :data:`LATE` after the rest; store each in the cache as myst-nb would.  True when every one succeeded (a
     failure is reported; the strict build executes that notebook again and fails with its error)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     import nbformat
@@ -281,7 +282,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     saved = {k: os.environ.get(k) for k in chapter_env()}
     os.environ.update(chapter_env())
     try:
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        # spawned, not forked: the caller (pytest, a notebook) may hold torch's thread pools, which a fork can hang
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
             for wave in waves:
                 for fut in as_completed([pool.submit(_execute_one, d, root) for d in wave]):
                     doc, text, seconds, err = fut.result()
