@@ -64,14 +64,20 @@ def test_every_parameter_is_visible_to_papermill(path):
 
 
 def test_ledger_takes_the_enhancement_chapters_parameters_whole():
-    """Chapter 06 reads chapter 05's cached tables: same parameter names and defaults, or it would silently
-    decide the claims on other runs."""
+    """Chapter 06 and the findings page read chapter 05's cached tables: same parameter names and defaults, or
+    they would silently decide the claims on other runs.  Their one parameter of their own is ``more_models``
+    (the models decided beside chapter 05's ``model``, whose tables they compute), empty by default."""
     from helpers import run
 
-    p05 = run.notebook_parameters(paths.NOTEBOOKS / "05_enhancement.ipynb")
-    p06 = run.notebook_parameters(paths.NOTEBOOKS / "06_claims_ledger.ipynb")
-    assert {k: v["default"] if isinstance(v, dict) else v for k, v in p05.items()} == \
-           {k: v["default"] if isinstance(v, dict) else v for k, v in p06.items()}
+    def defaults(nb):
+        return {k: v["default"] if isinstance(v, dict) else v
+                for k, v in run.notebook_parameters(paths.NOTEBOOKS / f"{nb}.ipynb").items()}
+
+    p05 = defaults("05_enhancement")
+    for nb in ("06_claims_ledger", "findings"):
+        own = defaults(nb)
+        assert own.pop("more_models") == "[]", nb
+        assert own == p05, nb
 
 
 def test_publishing_workflow_builds_with_make_book_and_deploys_pages():
