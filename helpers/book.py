@@ -210,6 +210,11 @@ def build_artifacts(workers: int = 1, address: str | None = None, scheduler_file
 
 EXECUTE_WORKERS = 2
 """Notebooks executed at once in stage 2 (each computes its tables on one thread)."""
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+"""Thread pools of a stage-2 kernel (torch reads OMP_NUM_THREADS): one, as two notebooks share two cores.  Measured
+(session 9): two kernels of two threads each oversubscribe the cores (a notebook 1.5-1.8x slower beside another;
+stage 2 in 22 min 22 s); one thread each, 18 min 49 s (same machine, same cold caches); the cores themselves
+scale (one-thread matmul 44 GFLOP/s alone and beside another)."""
 COLD_ORDER = ("notebooks/03_local_structure", "notebooks/05_enhancement", "notebooks/04_elongated_directions",
               "notebooks/08_geometry_during_pretraining", "notebooks/02_isotropy", "notebooks/01_finetuning",
               "notebooks/07_during_finetuning", "notebooks/00_models_and_data")
@@ -279,8 +284,9 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
         + (f"; {len(docs) - len(todo)} held by the execution cache" if len(todo) < len(docs) else ""))
     ok, t0 = True, time.time()
-    saved = {k: os.environ.get(k) for k in chapter_env()}
+    saved = {k: os.environ.get(k) for k in {**chapter_env(), **ONE_THREAD}}
     os.environ.update(chapter_env())
+    os.environ.update(ONE_THREAD)
     try:
         # spawned, not forked: the caller (pytest, a notebook) may hold torch's thread pools, which a fork can hang
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
