@@ -248,8 +248,8 @@ class Verdict:
             f" Only {self.n} fine-tuning seed(s): at least {MIN_REPLICATES} are needed for a verdict "
             f"(`seeds: [0, 1, 2]`).")
         scope = f" ({self.scope})" if self.scope else ""
-        mde = (f" The smallest effect {self.n} seeds detect here with {int(POWER * 100)}% power: {self.mde:.3g}."
-               if np.isfinite(self.mde) else "")
+        mde = (f" The smallest effect {self.n} seeds detect here with {int(POWER * 100)}% power: {self.mde_text()}."
+               if self.mde_text() else "")
         return (f"**{self.claim}: {self.statement}**\n\n"
                 f"*Criterion (declared in `helpers.claims`; its history: the methods page):* {self.criterion}\n\n"
                 f"*Result{scope}:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
@@ -274,6 +274,14 @@ class Verdict:
         if not ll:
             return ""
         return f"{ll['verdict']}, {format_interval(ll['estimate'], ll['low'], ll['high'])}"
+
+    def last_layer_column(self) -> str:
+        """The ledger's "last layer alone" cell: :meth:`last_layer_text`, or the verdict when it is that layer's."""
+        return self.last_layer_text() or f"{self.verdict} (the same layer)"
+
+    def mde_text(self) -> str:
+        """:attr:`mde` to three significant digits ("" without an interval)."""
+        return f"{self.mde:.3g}" if np.isfinite(self.mde) else ""
 
     def _layer_note(self) -> str:
         if self.layers.empty:
@@ -327,9 +335,7 @@ def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, value: str = "value
         where = scope
         detail = pd.concat([h.detail.assign(layer="mean"), *(v.detail.assign(layer=layer) for layer, v in per.items())],
                            ignore_index=True)
-        v = per[last_layer]
-        ll = {"layer": last_layer, "verdict": v.verdict, "estimate": v.estimate, "low": v.low, "high": v.high,
-              "where": v.where}
+        ll = grid.iloc[-1].to_dict()         # the last layer's row of the grid
     return Verdict(h.claim, h.statement, h.criterion, h.statistic, h.estimate, h.low, h.high, h.n, h.control, h.verdict,
                    where=f"{where}; {h.where}" if h.where else where, detail=detail, section=h.section,
                    replicates=h.replicates, layers=grid, layer=last_layer if len(chosen) == 1 else None, scope=scope,

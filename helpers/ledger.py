@@ -122,7 +122,8 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
     differ = [v for v in verdicts if v.last_layer and v.last_layer["verdict"] != v.verdict]
     for v in differ:
         lines.append(f"- **{v.claim} in the last layer alone** (layer {v.last_layer['layer']}, the paper's "
-                     f"convention): {v.last_layer['verdict']}, {v.statistic}: {v.last_layer_text().split(', ', 1)[1]} "
+                     f"convention): {v.last_layer['verdict']}, {v.statistic}: "
+                     f"{C.format_interval(v.last_layer['estimate'], v.last_layer['low'], v.last_layer['high'])} "
                      f"({v.last_layer['where']}); on the mean over layers, the verdict, {v.verdict}.")
     if not differ:
         lines.append("- The last layer alone (the paper's convention) gives every claim the same verdict as the mean "
@@ -177,8 +178,8 @@ def findings(verdicts) -> pd.DataFrame:
     measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
     return pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
-        "last layer alone": (v.last_layer_text() or f"{v.verdict} (the same layer)") if m else "",
+        "last layer alone": v.last_layer_column() if m else "",
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
         "estimate [95% interval]": v.interval() if m else "",
-        f"smallest effect detectable ({int(C.POWER * 100)}% power)": f"{v.mde:.3g}" if m and v.mde == v.mde else "",
+        f"smallest effect detectable ({int(C.POWER * 100)}% power)": v.mde_text() if m else "",
         "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])
