@@ -17,6 +17,10 @@ Protocol (the paper's own is not retrievable; these are the book's stated choice
 * **Zero retraining** (the fine-tuned head): each method, fitted on training tokens of the last layer, is
   applied to every position of the last hidden states that feed the fine-tuned classification head, whose
   test score is read as is.
+* **Scale-free co-criterion** (C1, C5, C7): log10 I(W) of the same tokens scaled to unit length
+  (:data:`SCALE_FREE`), so that "isotropy rose" cannot mean only "the norms changed".
+* **Gaussian-cloud control** (C5, C7; :func:`gaussian_cloud`): every method fitted on, and measured on, samples of
+  a Gaussian with the training tokens' mean and covariance: what the methods do to *any* cloud with this spectrum.
 * **C7 control**: centring *random* partitions of the fit tokens of the same sizes as the k-means clusters
   (``random partitions``), so that "any per-group centring" is separated from the cluster structure.
 
@@ -31,7 +35,8 @@ from . import cache, checks, geometry, progress, structure, tasks, transforms
 from .classifiers import sentence_classifier
 from .extract import Extraction
 
-ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", "IsoScore", "average cosine")
+SCALE_FREE = geometry.SCALE_FREE
+ISOTROPY_METRICS = ("log10 I(W)", "log10 I(W) single-sign", SCALE_FREE, "IsoScore", "average cosine")
 NORMS = geometry.NORMS   # I(W) moves with both (book/methods.md)
 CONTROL = "random partitions"
 
@@ -45,9 +50,14 @@ def isotropy_metrics(X) -> dict[str, float]:
     X = np.asarray(X)
     m = geometry.Moments.of(X)          # one pass for X^T X (I(W)), the covariance (IsoScore) and the mean
     iw = geometry.partition_and_norms(X, m)
-    return {**{k: iw[k] for k in ("log10 I(W)", "log10 I(W) single-sign")},
+    return {**{k: iw[k] for k in ("log10 I(W)", "log10 I(W) single-sign", SCALE_FREE)},
             "IsoScore": geometry.isoscore(m), "average cosine": geometry.average_cosine(X),
             **{k: iw[k] for k in NORMS}}
+
+
+def cloud_metrics(X) -> dict[str, float]:
+    """What the Gaussian-cloud control is read on: log10 I(W) (:func:`helpers.geometry.partition_isotropy`) alone."""
+    return {"log10 I(W)": geometry.partition_isotropy(X, return_log=True) / np.log(10)}
 
 
 def check_methods(methods) -> list[str]:
@@ -70,15 +80,34 @@ def fit_methods(methods, X_fit, seed: int = 0, n_clusters: int = 27, control: bo
     return fitted
 
 
+def gaussian_cloud(X_fit, n_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two samples (``len(X_fit)`` and ``n_test`` rows) of the Gaussian N(mean, covariance) of ``X_fit``: a cloud with
+    the tokens' mean and spectrum and no other structure (no clusters, no token identity).  The control of C5 and
+    C7: what the methods do to any cloud with these two moments.  Seeded (``seed``), float32 like the tokens."""
+    m = geometry.Moments.of(X_fit)
+    w, V = np.linalg.eigh(m.covariance)
+    root = V * np.sqrt(np.clip(w, 0, None))            # covariance = root @ root.T
+    rng = np.random.default_rng(seed)
+
+    def draw(n):
+        return (m.mean + rng.standard_normal((n, len(w))) @ root.T).astype(np.float32)
+
+    return draw(len(X_fit)), draw(int(n_test))
+
+
 def _fit_rows(ex: Extraction, max_fit_tokens: int | None, seed: int) -> np.ndarray:
     return structure.subsample(int(ex.meta["n_tokens"]), max_fit_tokens, seed)
 
 
 def layer_isotropy(train: Extraction, test: Extraction, methods=transforms.METHODS, seed: int = 0,
-                   n_clusters: int = 27, max_fit_tokens: int | None = 20_000, layers=None) -> pd.DataFrame:
+                   n_clusters: int = 27, max_fit_tokens: int | None = 20_000, layers=None,
+                   cloud: bool = False) -> pd.DataFrame:
     """Isotropy of processed test tokens at every layer (columns: layer, method, metric, value), cached.
 
-    Includes the random-partition control whenever Clustering+ZM is among the methods."""
+    Includes the random-partition control whenever Clustering+ZM is among the methods.  With ``cloud`` the fit
+    and test tokens of each layer are replaced by :func:`gaussian_cloud` samples of the fit tokens' moments (same
+    sizes; seed = ``seed`` and the layer) and only log10 I(W) is measured (:func:`cloud_metrics`): the Gaussian-cloud
+    control."""
     methods = check_methods(methods)
     checks.positive("n_clusters", n_clusters, integer=True)
     n_layers = train.n_layers
@@ -92,14 +121,16 @@ def layer_isotropy(train: Extraction, test: Extraction, methods=transforms.METHO
         for layer in progress.bar(layers, desc="isotropy by layer", unit="layer"):
             X_fit = np.asarray(train.hidden(layer))[rows_fit]
             X_test = np.asarray(test.hidden(layer))
+            if cloud:
+                X_fit, X_test = gaussian_cloud(X_fit, len(X_test), seed=1000 * seed + layer)
             for name, t in fit_methods(methods, X_fit, seed, n_clusters, control=True).items():
-                for metric, v in isotropy_metrics(t.transform(X_test)).items():
+                for metric, v in (cloud_metrics if cloud else isotropy_metrics)(t.transform(X_test)).items():
                     rows.append({"layer": layer, "method": name, "metric": metric, "value": float(v)})
         return pd.DataFrame(rows)
 
     return cache.cached_table("enhancement", f"iso-{test.path.name}", _spec(
         kind="layer_isotropy", train=train.path.name, test=test.path.name, methods=methods, seed=seed,
-        n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, layers=layers), compute)
+        n_clusters=n_clusters, max_fit_tokens=max_fit_tokens, layers=layers, cloud=cloud), compute)
 
 
 def sentence_means(X, sentence) -> np.ndarray:
@@ -284,15 +315,17 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
     pre-trained encoder is measured on the same sentences.  Per task and replicate: isotropy of processed test
     tokens (every method at every layer for the first replicate; the paper's methods at every layer and every
     method at the last layer for the others), task scores of re-fitted classifiers, the fine-tuned
-    head's score without retraining, (first replicate) the sweeps, and the counts of dominant directions of the
-    unprocessed tokens at every layer (C3).  Returns tidy tables ``iso``, ``scores``, ``head``, ``sweeps``, ``directions`` (columns task, replicate, state where they apply; scores and head hold the task's
-    primary metric only).  Every piece is cached, so a second call, or another chapter's, is cheap."""
+    head's score without retraining, (first replicate) the sweeps, the counts of dominant directions of the
+    unprocessed tokens at every layer (C3), and the paper's methods on the Gaussian cloud of every transformer
+    layer (:func:`gaussian_cloud`: the control of C5 and C7).  Returns tidy tables ``iso``, ``scores``, ``head``,
+    ``sweeps``, ``directions``, ``cloud`` (columns task, replicate, state where they apply; scores and head hold
+    the task's primary metric only).  Every piece is cached, so a second call, or another chapter's, is cheap."""
     from . import extract as E, finetune as F
 
     methods = check_methods(methods)
     seeds = sorted({s for _, s in configs})
     full = seeds[0] if full_replicate is None else full_replicate   # the replicate with every layer and the sweeps
-    iso, scores, head, sweeps, dirs = [], [], [], [], []
+    iso, scores, head, sweeps, dirs, cloud = [], [], [], [], [], []
     for (t, s), cfg in configs.items():
         run = F.finetune(cfg)
         ex = E.replicate_extractions(cfg, run, {"train": n_train_sentences, "test": n_sentences}, extract_max_length)
@@ -306,6 +339,8 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
             paper = [m for m in methods if m in transforms.PAPER_METHODS]
             if not first and n_layers > 0:           # every layer of every replicate for the claims' layer grid
                 iso.append(layer_isotropy(tr, te, paper, layers=list(range(n_layers)), **common).assign(**tag))
+            cloud.append(layer_isotropy(tr, te, paper, layers=list(range(1, n_layers + 1)) or [0], cloud=True,
+                                        **common).assign(**tag))
             scores.append(task_scores(tr, te, t, methods, **common).assign(**tag))
             dirs.append(direction_counts(te).assign(**tag))
             if first:
@@ -315,7 +350,8 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
                                             methods, max_length=cfg.max_length, pairs=tasks.second_texts(sample),
                                             **common).assign(task=t, replicate=s))
     out = {name: pd.concat(x, ignore_index=True) if x else pd.DataFrame() for name, x in
-           (("iso", iso), ("scores", scores), ("head", head), ("sweeps", sweeps), ("directions", dirs))}
+           (("iso", iso), ("scores", scores), ("head", head), ("sweeps", sweeps), ("directions", dirs),
+            ("cloud", cloud))}
     for name in ("scores", "head"):
         d = out[name]
         out[name] = d[[m == tasks.spec(t).primary_metric for m, t in zip(d.metric, d.task)]].reset_index(drop=True)

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 __all__ = [
-    "Moments", "partition_isotropy", "partition_isotropy_signs", "partition_and_norms", "NORMS", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
+    "Moments", "SCALE_FREE", "unit_rows", "partition_isotropy", "partition_isotropy_signs", "partition_and_norms", "NORMS", "partition_isotropy_reference", "average_cosine", "cosine_contribution",
     "rogue_dimensions", "isoscore", "isoscore_star", "effective_rank", "participation_ratio", "eee", "vrm",
     "intrinsic_dimension", "alignment", "uniformity", "same_token_pairs", "self_similarity",
     "intra_sentence_similarity", "mev", "anisotropy_baseline", "mev_baseline", "dominant_directions",
@@ -41,7 +41,8 @@ def _check(X, min_points: int = 2, name: str = "X") -> np.ndarray:
     return X
 
 
-def _unit_rows(X) -> np.ndarray:
+def unit_rows(X) -> np.ndarray:
+    """The rows of X scaled to unit length (float64); refuses zero rows."""
     X = np.asarray(X, dtype=np.float64)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     if (norms == 0).any():
@@ -231,7 +232,7 @@ def average_cosine(X, n_pairs: int | None = None, seed: int = 0) -> float:
     Exact when ``n_pairs`` is None, in O(N d): with unit rows u_i and s = sum_i u_i,
     sum_{i != j} u_i . u_j = |s|^2 - N.  Otherwise the mean over ``n_pairs`` seeded random pairs i != j.
     """
-    U = _unit_rows(_check(X))
+    U = unit_rows(_check(X))
     N = len(U)
     if n_pairs is None:
         s = U.sum(0)
@@ -251,7 +252,7 @@ def cosine_contribution(X, n_pairs: int | None = None, seed: int = 0) -> np.ndar
     """Per-dimension contribution to the average cosine (Timkey & van Schijndel 2021):
     CC_k = E_{i != j}[u_ik u_jk] over unit rows; sum_k CC_k = average cosine.  Exact (O(N d)) by default:
     CC_k = (s_k^2 - sum_i u_ik^2) / (N (N - 1)), s = sum_i u_i."""
-    U = _unit_rows(_check(X))
+    U = unit_rows(_check(X))
     N = len(U)
     if n_pairs is None:
         s = U.sum(0)
@@ -402,7 +403,7 @@ def intrinsic_dimension(X, method: str = "twonn", k: int = 20, discard: float = 
 def alignment(X, Y, alpha: float = 2.0) -> float:
     """Alignment (Wang & Isola 2020): E ||f(x) - f(y)||^alpha over positive pairs (row i of X with row i
     of Y), on L2-normalised vectors (lower = better aligned)."""
-    X, Y = _unit_rows(_check(X, 1)), _unit_rows(_check(Y, 1, "Y"))
+    X, Y = unit_rows(_check(X, 1)), unit_rows(_check(Y, 1, "Y"))
     if X.shape != Y.shape:
         raise ValueError(f"X and Y must have the same shape; got {X.shape} and {Y.shape}")
     return float((np.linalg.norm(X - Y, axis=1) ** alpha).mean())
@@ -411,7 +412,7 @@ def alignment(X, Y, alpha: float = 2.0) -> float:
 def uniformity(X, t: float = 2.0, n_pairs: int | None = 100_000, seed: int = 0) -> float:
     """Uniformity (Wang & Isola 2020): log E exp(-t ||f(x) - f(y)||^2) over distinct pairs of
     L2-normalised rows (lower = more uniform).  Exact over all pairs when ``n_pairs`` is None."""
-    U = _unit_rows(_check(X))
+    U = unit_rows(_check(X))
     N = len(U)
     if n_pairs is None:
         G = U @ U.T
@@ -467,7 +468,7 @@ def self_similarity(X, token_ids, min_count: int = 5, max_occurrences: int = 200
 def intra_sentence_similarity(X, sentence_ids) -> dict:
     """IntraSim(s) = mean_i cos(s_bar, f(s, i)), s_bar the mean of the sentence's token vectors
     (Ethayarajh 2019).  Returns {sentence id: value} for sentences of 2+ tokens."""
-    U = _unit_rows(_check(X))
+    U = unit_rows(_check(X))
     out = {}
     for v, g in _groups(sentence_ids, 2, None, 0):
         m = np.asarray(X[g], dtype=np.float64).mean(0)
@@ -489,7 +490,7 @@ def mev(X, token_ids, min_count: int = 5, max_occurrences: int = 200, seed: int 
 def anisotropy_baseline(X, token_ids, n_pairs: int = 20_000, seed: int = 0) -> float:
     """Ethayarajh's baseline for SelfSim and IntraSim: mean cosine between random pairs of
     representations of *different* tokens."""
-    U = _unit_rows(_check(X))
+    U = unit_rows(_check(X))
     ids = np.asarray(token_ids)
     i, j = _pairs(len(U), n_pairs * 2, seed)
     keep = ids[i] != ids[j]
@@ -515,12 +516,15 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
 
     ``above_uniform``  principal directions explaining more than 1/dim of the variance
     ``pcs_50`` / ``pcs_90``  principal directions needed to reach 50% / 90% of the variance
-    ``above_10x_mean``  covariance eigenvalues above 10x the mean eigenvalue
+    ``above_10x_median``  covariance eigenvalues above 10x the median eigenvalue: scale-free, and one exploding
+    direction adds one (the median does not move with it)
+    ``above_10x_mean``  covariance eigenvalues above 10x the mean eigenvalue (the mean rises with an exploding
+    direction, so the others can drop out: not monotone)
     ``variance share above 10x mean``  the share of the variance those directions hold
     ``participation ratio``  (sum lambda)^2 / sum lambda^2 (a spread measure, like ``pcs_50``)
     ``rogue``  rogue dimensions (coordinate axes) by :func:`rogue_dimensions` (needs rows, not moments)
 
-    ``above_10x_mean`` and ``rogue`` count dominant directions directly (they grow when more directions become
+    ``above_10x_median``, ``above_10x_mean`` and ``rogue`` count dominant directions directly (they grow when more directions become
     dominant); ``pcs_*``, ``above_uniform`` and the participation ratio measure spread (they fall when variance
     concentrates into a few directions).
     """
@@ -531,6 +535,7 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
     out = {"above_uniform": int((ratio > 1 / d).sum()),
            "pcs_50": int(np.searchsorted(cum, 0.5) + 1),
            "pcs_90": int(np.searchsorted(cum, 0.9) + 1),
+           "above_10x_median": int((ev > 10 * np.median(ev)).sum()),
            "above_10x_mean": int((ev > 10 * ev.mean()).sum()),
            "variance share above 10x mean": float(ratio[ev > 10 * ev.mean()].sum()),
            "participation ratio": float(ev.sum() ** 2 / (ev**2).sum()) if ev.any() else 1.0}
@@ -540,18 +545,24 @@ def dominant_directions(X, rogue_factor: float = 10.0) -> dict:
 
 
 # ----------------------------------------------------------------------------- all at once
+SCALE_FREE = "log10 I(W) of unit rows"
+"""log10 I(W) of the rows scaled to unit length (:func:`unit_rows`): blind to the vectors' norms, which move raw
+I(W) (the co-criterion of claims C1, C5 and C7)."""
+
 NORMS = ("mean norm", "norm of the mean")
 """I(W) moves with both the vectors' lengths and the mean vector (book/methods.md): reported beside it."""
 
 
 def partition_and_norms(X, moments: "Moments | None" = None) -> dict[str, float]:
-    """log10 I(W) over +-u, the authors' single-sign log10 I(W) (:func:`partition_isotropy`), and :data:`NORMS`:
+    """log10 I(W) over +-u, the authors' single-sign log10 I(W) (:func:`partition_isotropy`), that of the unit
+    rows (:data:`SCALE_FREE`), and :data:`NORMS`:
     the mean row norm and the norm of the mean row, from one pass of moments (``moments``, if already computed)."""
     X = _check(X)
     m = Moments.of(X) if moments is None else moments
     both, single = partition_isotropy_signs(X, second_moment=m.second_moment)
     ln10 = np.log(10)
     return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
+            SCALE_FREE: partition_isotropy(unit_rows(X), return_log=True) / ln10,
             "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),
             "norm of the mean": float(np.linalg.norm(m.mean))}
 

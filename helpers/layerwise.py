@@ -36,7 +36,7 @@ def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:
 
 
 # +1: a higher value means a more isotropic (evenly spread) space; -1: a lower value does.
-ISOTROPY_DIRECTION = {"log10 I(W)": +1, "average cosine": -1, "IsoScore": +1, "IsoScore* (zeta=0.2)": +1,
+ISOTROPY_DIRECTION = {"log10 I(W)": +1, geometry.SCALE_FREE: +1, "average cosine": -1, "IsoScore": +1, "IsoScore* (zeta=0.2)": +1,
                       "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
 
 

@@ -8,6 +8,7 @@ layer, decided on their mean over layers (:data:`helpers.claims.LAYER_RULE`); C4
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import claims as C, directions as D, enhancement as EN, structure as S, transforms as TR
@@ -32,9 +33,101 @@ Rajaee & Pilehvar 2021 and the first section of their ACL 2021 companion paper w
 attributed to the paper."""
 
 
+CLOUD = "Gaussian cloud"
+CLOUD_WHAT = ("the same test on samples of a Gaussian with each layer's training-token mean and covariance, "
+              "methods fitted and measured on it like on the tokens (helpers.enhancement.gaussian_cloud)")
+CLOUD_READING = {
+    "C5": "where the cloud shows the effect too, the methods raise I(W) of any cloud with this mean and spectrum, "
+          "and the verdict says nothing about the tokens beyond their first two moments",
+    "C7": "where the cloud shows it too, k-means beats global centring on any cloud with this spectrum (it cuts along "
+          "the top directions); only a difference tokens - cloud above 0 would be local structure of the tokens",
+}
+"""What the Gaussian-cloud control of C5 and C7 means for the verdict (glued beside it)."""
+
+
 def transformer_layers(iso: pd.DataFrame) -> list[int]:
     """The declared layers of :data:`helpers.claims.DECLARED_LAYERS`: 1..L of the measured table."""
     return list(range(1, int(iso.layer.max()) + 1))
+
+
+def _metric(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    return table[table.metric == name].drop(columns="metric")
+
+
+def isotropy_claim(fn, table: pd.DataFrame, *args, **kwargs) -> C.Verdict:
+    """``fn`` decided on raw log10 I(W) over the transformer layers (``table``: rows with a ``metric`` and a ``layer``
+    column), kept only where the same test on the scale-free
+    statistic agrees (:func:`helpers.claims.agree`, :data:`helpers.claims.CO_RULE`)."""
+    layers = transformer_layers(table)
+    return C.agree(C.by_layer(fn, _metric(table, "log10 I(W)"), *args, layers=layers, **kwargs),
+                   C.by_layer(fn, _metric(table, EN.SCALE_FREE), *args, layers=layers, **kwargs), EN.SCALE_FREE)
+
+
+def _cloud(tables: dict) -> pd.DataFrame:
+    cloud = tables.get("cloud")
+    return cloud if cloud is not None and len(cloud) else pd.DataFrame()
+
+
+def c1_verdict(tables: dict, section: str = "") -> C.Verdict:
+    """C1 on chapter 05's unprocessed held-out tokens (method ``none``), with the scale-free co-criterion."""
+    iso = tables["iso"]
+    return isotropy_claim(C.c1_isotropy, iso[iso.method == "none"].drop(columns="method"), section=section)
+
+
+def c5_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
+    """C5 on the paper's methods among ``methods``, with the scale-free co-criterion and the Gaussian-cloud
+    control (:data:`CLOUD_WHAT`)."""
+    paper = [m for m in TR.PAPER_METHODS if m in methods]
+    v = isotropy_claim(C.c5_enhancement_isotropy, tables["iso"], paper, section=section)
+    cloud = _cloud(tables)
+    if cloud.empty:
+        return v
+    control = C.by_layer(C.c5_enhancement_isotropy, _metric(cloud, "log10 I(W)"), paper,
+                         layers=transformer_layers(tables["iso"]))
+    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING["C5"])
+
+
+def _local(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table.state == "pre-trained") & table.method.isin(["ZM", EN.CONTROL, "Clustering+ZM"])
+                 ].drop(columns="state")
+
+
+def c7_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
+    """C7 on the pre-trained model, with the scale-free co-criterion and the Gaussian-cloud control; "not yet
+    measured" without ZM and Clustering+ZM among ``methods``."""
+    if not {"ZM", "Clustering+ZM"} <= set(methods):
+        return C.not_measured("C7", C.C7_STATEMENT, section)
+    v = isotropy_claim(C.c7_local_isotropy, _local(tables["iso"]), section=section)
+    cloud = _cloud(tables)
+    if cloud.empty:
+        return v
+    control = C.by_layer(C.c7_local_isotropy, _metric(_local(cloud), "log10 I(W)"),
+                         layers=transformer_layers(tables["iso"]))
+    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING["C7"])
+
+
+def c4_verdict(knowledge: pd.DataFrame, layer: int, section: str = "") -> C.Verdict:
+    """C4 on :func:`helpers.directions.knowledge_table` (measured in ``layer``), kept only where the same test on
+    shares of each probe's headroom agrees (:func:`helpers.claims.headroom_excess`, :data:`helpers.claims.HEADROOM_RULE`)."""
+    k = knowledge.assign(layer=layer)
+    return C.agree(C.by_layer(C.c4_knowledge, k, section=section),
+                   C.by_layer(C.c4_knowledge, C.headroom_excess(k), section=section),
+                   "share of the probe's headroom (accuracy - majority rate) removed", C.HEADROOM_RULE)
+
+
+def c6_verdict(scores: pd.DataFrame, methods, section: str = "") -> C.Verdict:
+    """C6 on the re-fitted classifiers' scores (one layer), kept only where the contrast in shares of each model's
+    room to gain agrees (:data:`helpers.claims.HEADROOM_RULE`)."""
+    from dataclasses import replace
+
+    co = C.by_layer(C.c6_task_effect, scores, methods, section=section, headroom=True)
+    contrast = co.detail[co.detail.test.str.startswith("pre-trained share")]
+    if len(contrast) == 1:          # the co-criterion's own cell: the contrast in shares, not the absolute gains
+        r = contrast.iloc[0]
+        co = replace(co, estimate=float(r.estimate), low=float(r.low), high=float(r.high),
+                     where="mean over the methods and tasks")
+    return C.agree(C.by_layer(C.c6_task_effect, scores, methods, section=section), co,
+                   "pre-trained share of the room to gain (1 - score) - fine-tuned share", C.HEADROOM_RULE)
 
 
 def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
@@ -49,25 +142,17 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     layers = transformer_layers(iso)
     last = layers[-1]
     paper = [m for m in TR.PAPER_METHODS if m in methods]
-    log_iw = iso[iso.metric == "log10 I(W)"]
     out = [
-        C.by_layer(C.c1_isotropy, log_iw[log_iw.method == "none"].drop(columns=["method", "metric"]), layers=layers,
-                   section="02 / 05"),
+        c1_verdict(tables, "02 / 05"),
         C.by_layer(C.c2_structure, S.change_table(configs, n_sentences, extract_max_length).drop(columns="other_seed"),
                    layers=layers, section="03 / claim C2"),
         C.by_layer(C.c3_directions, dirs, layers=layers, section="04 / counts"),
-        C.by_layer(C.c4_knowledge, D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length)
-                   .assign(layer=last), section="04 / knowledge"),
-        C.by_layer(C.c5_enhancement_isotropy, log_iw.drop(columns="metric"), paper, layers=layers,
-                   section="05 / isotropy"),
-        C.by_layer(C.c6_task_effect, scores.assign(layer=last), paper, section="05 / task score"),
+        c4_verdict(D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length), last,
+                   "04 / knowledge"),
+        c5_verdict(tables, methods, "05 / isotropy"),
+        c6_verdict(scores.assign(layer=last), paper, "05 / task score"),
+        c7_verdict(tables, methods, "05 / local vs global"),
     ]
-    local = log_iw[(log_iw.state == "pre-trained") & log_iw.method.isin(["ZM", EN.CONTROL, "Clustering+ZM"])]
-    if {"ZM", "Clustering+ZM"} <= set(methods):
-        out.append(C.by_layer(C.c7_local_isotropy, local.drop(columns="state"), layers=layers,
-                              section="05 / local vs global"))
-    else:
-        out.append(C.not_measured("C7", C.C7_STATEMENT, "05 / local vs global"))
     return out
 
 
@@ -128,6 +213,20 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
     if not differ:
         lines.append("- The last layer alone (the paper's convention) gives every claim the same verdict as the mean "
                      "over layers.")
+    for v in verdicts:
+        co = v.co
+        if co and co["primary verdict"] != v.verdict:
+            lines.append(f"- **{v.claim} is {v.verdict} because its co-criterion disagrees**: on {v.statistic} alone it "
+                         f"would be {co['primary verdict']} ({v.interval()}), on {co['statistic']} it is "
+                         f"{co['verdict']} ({C.format_interval(co['estimate'], co['low'], co['high'])}{v.co_n_note()}).")
+    for v in verdicts:
+        c = v.control_run
+        if c:
+            beyond = (np.isfinite(c["difference low"]) and c["difference low"] > 0)
+            lines.append(f"- **{v.claim} on the {c['name']}** (same mean and covariance, no other structure): "
+                         f"{c['verdict']}, {C.format_interval(c['estimate'], c['low'], c['high'])}; the tokens' effect "
+                         + ("exceeds the cloud's" if beyond else "does not exceed the cloud's")
+                         + f" (tokens - cloud {C.format_interval(c['difference'], c['difference low'], c['difference high'])}).")
     if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
         lines.append("- C4 and C6 are one finding, not two: both rest on the fine-tuned last layer's top direction "
                      "being the label direction (a neural-collapse-like picture), which removing it takes from the "
@@ -174,7 +273,8 @@ def layer_grid(verdicts) -> pd.DataFrame:
 def findings(verdicts) -> pd.DataFrame:
     """One row per claim for a reader: the claim, the book's verdict (on the mean over layers), the last layer's
     (the paper's convention), the statistic it rests on (what is measured, in which unit, where), its estimate
-    with the 95% interval over fine-tuning seeds and its minimum detectable effect, the paper's sources."""
+    with the 95% interval over fine-tuning seeds and its minimum detectable effect, the scale-free co-criterion,
+    the control run (or the control inside the criterion), the paper's sources."""
     measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
     return pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
@@ -182,4 +282,6 @@ def findings(verdicts) -> pd.DataFrame:
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
         "estimate [95% interval]": v.interval() if m else "",
         f"smallest effect detectable ({int(C.POWER * 100)}% power)": v.mde_text() if m else "",
+        "co-criterion (must agree)": (v.co_text() or "none") if m else "",
+        "control run": (v.control_text() or f"within the criterion: {v.control}") if m else "",
         "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])

@@ -265,17 +265,18 @@ def knn_overlap(A, B, k: int = 10, max_points: int = 4000, seed: int = 0) -> flo
     """Mean share of each point's ``k`` nearest neighbours (cosine, itself excluded) that are the same in two
     spaces of the same rows: 1 = the same local structure, about k/n for unrelated spaces.  A seeded
     subsample of ``max_points`` rows, the same for both."""
-    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    A, B = np.asarray(A), np.asarray(B)
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"the two spaces hold different rows ({A.shape[0]} vs {B.shape[0]})")
     rows = subsample(len(A), max_points, seed)
     _check_k(k, len(rows) - 1)
 
-    def neighbours(X):
-        X = X[rows] / np.maximum(np.linalg.norm(X[rows], axis=1, keepdims=True), 1e-12)
+    def neighbours(X):          # float32 cosines (the tokens' own precision): 4x faster than float64 here
+        X = np.asarray(X[rows], dtype=np.float32)
+        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         S = X @ X.T
         np.fill_diagonal(S, -np.inf)
-        return np.argpartition(-S, k, axis=1)[:, :k]
+        return np.argpartition(S, -k, axis=1)[:, -k:]
 
     na, nb = neighbours(A), neighbours(B)
     return float(np.mean([len(np.intersect1d(a, b, assume_unique=True)) / k for a, b in zip(na, nb)]))

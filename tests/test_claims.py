@@ -250,10 +250,11 @@ def test_ledger_rows():
 
 
 @pytest.mark.parametrize("deltas,expected", [
-    ({"rogue": 2, "above_10x_mean": 2}, C.SUPPORTED),
-    ({"rogue": 0, "above_10x_mean": 2}, C.INCONCLUSIVE),       # a tie is not growth
-    ({"rogue": -3, "above_10x_mean": 2}, C.CONTRADICTED),      # fewer dominant directions
-    ({"rogue": 2, "above_10x_mean": 2, "pcs_50": -20}, C.SUPPORTED),   # concentration is reported, never decides
+    ({"above_10x_median": 2}, C.SUPPORTED),
+    ({"above_10x_median": 0, "rogue": 2}, C.INCONCLUSIVE),       # a tie is not growth
+    ({"above_10x_median": -3, "above_10x_mean": 2}, C.CONTRADICTED),      # fewer dominant directions
+    ({"above_10x_median": 2, "rogue": -3, "above_10x_mean": -3}, C.SUPPORTED),   # moving references are reported
+    ({"above_10x_median": 2, "pcs_50": -20}, C.SUPPORTED),   # concentration is reported, never decides
 ])
 def test_c3_known_answers(deltas, expected):
     rows = []
@@ -364,13 +365,13 @@ def test_a_contradicted_verdict_is_headed_by_a_contradicting_cell():
     """The headline of a contradicted claim is a cell that contradicts it, not a wide inconclusive one."""
     rows = []
     for r in range(3):
-        for crit, d in (("rogue", -20 + r), ("above_10x_mean", (-300, 0, 200)[r])):   # wide, inconclusive
-            rows += [{"replicate": r, "task": "a", "criterion": crit, "state": "pre-trained", "value": 400},
-                     {"replicate": r, "task": "a", "criterion": crit, "state": "fine-tuned", "value": 400 + d}]
+        for task, d in (("a", -20 + r), ("b", (-300, 0, 200)[r])):   # b: wide, inconclusive
+            rows += [{"replicate": r, "task": task, "criterion": "above_10x_median", "state": "pre-trained", "value": 400},
+                     {"replicate": r, "task": task, "criterion": "above_10x_median", "state": "fine-tuned", "value": 400 + d}]
     v = C.c3_directions(pd.DataFrame(rows))
-    assert v.verdict == C.CONTRADICTED and v.high < 0 and "contradicted by: rogue" in v.where
+    assert v.verdict == C.CONTRADICTED and v.high < 0 and "contradicted by: above_10x_median on a" in v.where
     s = C.c3_directions(pd.DataFrame([{**x, "value": x["value"] + (40 if x["state"] == "fine-tuned" else 0)}
-                                      for x in rows if x["criterion"] == "rogue"]))
+                                      for x in rows if x["task"] == "a"]))
     assert s.verdict == C.SUPPORTED and s.where.startswith("weakest: ")
 
 
@@ -455,7 +456,8 @@ def test_findings_page_summary_caveats_and_columns():
     table = LG.findings(vs)
     assert list(table.columns) == ["claim", "statement", "verdict here", "last layer alone", "statistic (where)",
                                    "estimate [95% interval]", "smallest effect detectable (80% power)",
-                                   "the paper's sources say"]
+                                   "co-criterion (must agree)", "control run", "the paper's sources say"]
+    assert table.iloc[1]["control run"] == "within the criterion: ctl"
     assert table.iloc[0]["statistic (where)"] == "statistic of C1 (mean of layers 5-6; mr)"
     assert table.iloc[0]["last layer alone"] == "inconclusive, -2.8 [-6, +0.4]"
     assert table.iloc[1]["last layer alone"] == "contradicted (the same layer)"
@@ -484,11 +486,11 @@ def test_identical_integer_count_changes_are_within_a_counts_resolution():
     assert lo < 0 < hi
     assert intervals.t_interval([3, 5, 4], quantum=1.0)[1] > 0
     rows = [{"task": "mr", "state": s, "replicate": r, "criterion": c, "value": v}
-            for r in range(3) for c, pre, post in (("above_10x_mean", 2, 3), ("rogue", 1, 0), ("pcs_50", 10, 14 + r))
+            for r in range(3) for c, pre, post in (("above_10x_median", 2, 3), ("rogue", 1, 0), ("pcs_50", 10, 14 + r))
             for s, v in (("pre-trained", pre), ("fine-tuned", post))]
     v = C.c3_directions(pd.DataFrame(rows))
     d = v.detail.set_index("criterion").verdict
-    assert d["above_10x_mean"] == C.INCONCLUSIVE and d["rogue"] == C.INCONCLUSIVE   # +1 / -1 in every seed
+    assert d["above_10x_median"] == C.INCONCLUSIVE and d["rogue"] == C.INCONCLUSIVE   # +1 / -1 in every seed
     assert d["pcs_50"] == C.SUPPORTED and v.verdict == C.INCONCLUSIVE
 
 
@@ -528,3 +530,144 @@ def test_readable_cells_blank_what_a_cell_lacks_and_give_reported_rows_no_verdic
     r = C.readable(t)
     assert r.verdict.tolist() == [C.SUPPORTED, C.REPORTED] and r.low_adj.tolist() == [0.1, ""]
     assert r.estimate.tolist() == [0.123, -2.0] and "effects" not in r
+
+
+def _c5_table(effect_raw, effect_unit, n=3, noise=0.05, seed=0):
+    """Rows of C5 in one layer for log10 I(W) (raw) and its unit-row version, ``none`` and ``ZM``."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for metric, eff in (("log10 I(W)", effect_raw), ("log10 I(W) of unit rows", effect_unit)):
+        for state in ("pre-trained", "fine-tuned"):
+            for r in range(n):
+                base = rng.normal(-2, 0.3)
+                for layer in (1, 2):
+                    rows += [{"metric": metric, "task": "mr", "state": state, "replicate": r, "layer": layer,
+                              "method": "none", "value": base},
+                             {"metric": metric, "task": "mr", "state": state, "replicate": r, "layer": layer,
+                              "method": "ZM", "value": base + eff + rng.normal(0, noise)}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("raw, unit, expected, co", [
+    (1.0, 1.0, C.SUPPORTED, C.SUPPORTED),          # both agree: kept
+    (1.0, 0.0, C.INCONCLUSIVE, C.INCONCLUSIVE),    # the norms alone moved I(W): not kept
+    (1.0, -1.0, C.INCONCLUSIVE, C.CONTRADICTED),   # the scale-free test says the opposite
+    (-1.0, -1.0, C.CONTRADICTED, C.CONTRADICTED)])
+def test_scale_free_co_criterion_must_agree(raw, unit, expected, co):
+    from helpers import ledger as LG
+
+    v = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(raw, unit), ["ZM"])
+    assert v.verdict == expected and v.co["verdict"] == co
+    assert v.co["primary verdict"] == (C.SUPPORTED if raw > 0 else C.CONTRADICTED)
+    assert v.last_layer["verdict"] == expected            # the last layer is held to the same rule
+    assert "log10 I(W) of unit rows: " + co in v.co_text() and "Co-criterion (must agree" in v.markdown()
+
+
+def test_control_run_is_reported_with_its_difference():
+    from helpers import ledger as LG
+
+    tokens = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 1.0), ["ZM"])
+    raw = lambda t: t[t.metric == "log10 I(W)"].drop(columns="metric")
+    same = C.by_layer(C.c5_enhancement_isotropy, raw(_c5_table(1.0, 1.0, seed=1)), ["ZM"])
+    smaller = C.by_layer(C.c5_enhancement_isotropy, raw(_c5_table(0.2, 1.0, seed=1)), ["ZM"])
+    a = C.with_control(tokens, same, "cloud", "what", "reading")
+    b = C.with_control(tokens, smaller, "cloud", "what", "reading")
+    assert a.verdict == b.verdict == C.SUPPORTED            # a control never changes the verdict
+    assert a.control_run["verdict"] == C.SUPPORTED
+    assert a.control_run["difference low"] < 0 < a.control_run["difference high"]     # no difference from the cloud
+    assert b.control_run["difference low"] > 0                                         # the tokens' effect is larger
+    assert b.control_text().startswith("cloud: supported, ") and "tokens - cloud: +0.7" in b.control_text()
+    assert "Control run (what)" in b.markdown() and "reading" in b.markdown()
+
+
+def _knowledge_with_room(none_pt, none_ft, top_pt, top_ft, n=3, noise=0.005, seed=0):
+    """C4 rows, one layer: unprocessed probe accuracy ``none_*``, random removal costs nothing, top removal leaves
+    ``top_*``; majority rate 0.5."""
+    r = np.random.default_rng(seed)
+    rows = []
+    for rep in range(n):
+        for state, none, top in (("pre-trained", none_pt, top_pt), ("fine-tuned", none_ft, top_ft)):
+            rows.append({"task": "mr", "replicate": rep, "state": state, "k": 0, "removed": "none", "accuracy": none,
+                         "majority": 0.5})
+            for k in (1, 2):
+                rows.append({"task": "mr", "replicate": rep, "state": state, "k": k, "removed": "random",
+                             "accuracy": none + r.normal(0, noise), "majority": 0.5})
+                rows.append({"task": "mr", "replicate": rep, "state": state, "k": k, "removed": "top",
+                             "accuracy": top + r.normal(0, noise), "majority": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_headroom_excess_is_the_share_of_what_the_probe_knew():
+    d = _knowledge_with_room(0.6, 0.9, 0.55, 0.75, noise=0.0)
+    h = C.headroom_excess(d)
+    top = h[(h.removed == "top") & (h.k == 1)].groupby("state").accuracy.mean()
+    assert top["pre-trained"] == pytest.approx(0.5) and top["fine-tuned"] == pytest.approx(0.625)
+    at_chance = C.headroom_excess(_knowledge_with_room(0.5, 0.9, 0.5, 0.75, noise=0.0))
+    assert at_chance[at_chance.state == "pre-trained"].accuracy.isna().all()     # nothing to lose: undefined
+
+
+@pytest.mark.parametrize("none_pt, top_pt, top_ft, expected, co", [
+    (0.6, 0.6, 0.6, C.SUPPORTED, C.SUPPORTED),          # the fine-tuned top direction holds most of what it knew
+    (0.6, 0.55, 0.75, C.INCONCLUSIVE, C.CONTRADICTED),  # larger drop (0.15 vs 0.05), smaller share (0.375 vs 0.5)
+    (0.6, 0.6, 0.9, C.INCONCLUSIVE, C.INCONCLUSIVE),    # no effect in either
+])
+def test_c4_headroom_co_criterion(none_pt, top_pt, top_ft, expected, co):
+    from helpers import ledger as LG
+
+    v = LG.c4_verdict(_knowledge_with_room(none_pt, 0.9, top_pt, top_ft), 6)
+    assert v.verdict == expected and v.co["verdict"] == co, v.co
+    assert "headroom" in v.co["statistic"] and C.HEADROOM_RULE in v.markdown()
+
+
+def test_c6_headroom_contrast():
+    """The pre-trained model gains 0.02 from 0.70 (room 0.30), the fine-tuned one 0.005 from 0.97 (room 0.03): the raw
+    contrast favours the pre-trained model, the shares of the room (0.067 vs 0.167) do not."""
+    d = enhancement_table(0.02, 0.005, noise=0.001, base=0.0)
+    d.loc[d.state == "pre-trained", "value"] += 0.70
+    d.loc[d.state == "fine-tuned", "value"] += 0.97
+    raw = C.c6_task_effect(d, METHODS)
+    share = C.c6_task_effect(d, METHODS, headroom=True)
+    assert raw.verdict == C.SUPPORTED and share.verdict != C.SUPPORTED
+    assert "share of the room to gain" in " ".join(share.detail.test)
+    from helpers import ledger as LG
+    v = LG.c6_verdict(d.assign(layer=6), METHODS)
+    assert v.verdict == C.INCONCLUSIVE
+    cell = share.detail[share.detail.test.str.startswith("pre-trained share")].iloc[0]
+    assert v.co["estimate"] == pytest.approx(cell.estimate) and v.co["estimate"] < 0      # the co-criterion's own cell
+    assert v.co_text().startswith("pre-trained share of the room to gain (1 - score) - fine-tuned share: ")
+
+
+def test_findings_summary_says_where_a_co_criterion_or_a_control_run_matters():
+    from helpers import ledger as LG
+
+    card = {"name": "m", "layers": 2, "hidden_size": 8}
+    norms_only = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 0.0), ["ZM"])
+    raw = lambda t: t[t.metric == "log10 I(W)"].drop(columns="metric")
+    cloud = C.by_layer(C.c5_enhancement_isotropy, raw(_c5_table(1.0, 1.0, seed=1)), ["ZM"])
+    text = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r")], card, ["mr"])
+    assert "**C5 is inconclusive because its co-criterion disagrees**: on change of log10 I(W)" in text
+    assert "would be supported" in text and "on log10 I(W) of unit rows it is inconclusive" in text
+    assert "**C5 on the Gaussian cloud**" in text and "does not exceed the cloud's" in text
+    agreeing = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 1.0), ["ZM"])
+    assert "co-criterion disagrees" not in LG.findings_summary([agreeing], card, ["mr"])
+
+
+def test_c6_headroom_without_any_room_is_inconclusive_not_an_error():
+    """Scores at the ceiling leave no room to gain: the shares are undefined, the contrast has no cell."""
+    d = enhancement_table(0.0, 0.0, noise=0.0, base=0.0)
+    d["value"] = 1.0
+    v = C.c6_task_effect(d, METHODS, headroom=True)
+    assert v.verdict == C.INCONCLUSIVE
+    assert C.cells(pd.DataFrame({"task": [], "effect": []}), ["task"]).columns.tolist()[:2] == ["task", "estimate"]
+
+
+def test_a_probe_at_the_majority_rate_leaves_its_seed_out_and_says_so():
+    from helpers import ledger as LG
+
+    d = _knowledge_with_room(0.6, 0.9, 0.6, 0.6)
+    d.loc[(d.state == "pre-trained") & (d.replicate == 0) & (d.removed == "none"), "accuracy"] = 0.5
+    v = LG.c4_verdict(d, 6)
+    assert v.co["n"] == 2 and v.verdict == C.INCONCLUSIVE
+    assert "(n = 2: fewer than 3 seeds have it defined)" in v.co_text()

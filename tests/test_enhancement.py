@@ -44,6 +44,37 @@ def test_layer_isotropy_table_and_control(tiny):
     assert (w.xs("log10 I(W)", level="metric") <= w.xs("log10 I(W) single-sign", level="metric") + 1e-9).all().all()
 
 
+def test_gaussian_cloud_has_the_tokens_moments_and_no_more():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 5)) + 4, rng.normal(0, 1, (300, 5)) - 4]) * [3, 1, 1, 1, 0.1]
+    fit, test = EN.gaussian_cloud(X, 50_000, seed=1)
+    assert fit.shape == X.shape and test.shape == (50_000, 5) and test.dtype == np.float32
+    np.testing.assert_allclose(test.mean(0), X.mean(0), atol=0.1)
+    np.testing.assert_allclose(np.cov(test.T), np.cov(X.T), rtol=0.05, atol=0.05)
+    # no clusters: the two modes of X (bimodal along every axis) are gone from the cloud
+    from scipy import stats
+    assert stats.kurtosis(X[:, 1]) < -1.5 and abs(stats.kurtosis(test[:, 1])) < 0.1
+    np.testing.assert_array_equal(EN.gaussian_cloud(X, 10, seed=1)[1], EN.gaussian_cloud(X, 10, seed=1)[1])
+
+
+def test_scale_free_isotropy_ignores_the_norms():
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (2000, 8)) + [2, 0, 0, 0, 0, 0, 0, 0]
+    scaled = X * rng.uniform(0.2, 5.0, (2000, 1))          # the same directions, other lengths
+    a, b = EN.isotropy_metrics(X), EN.isotropy_metrics(scaled)
+    assert a[EN.SCALE_FREE] == pytest.approx(b[EN.SCALE_FREE], abs=1e-9)
+    assert abs(a["log10 I(W)"] - b["log10 I(W)"]) > 0.05
+
+
+def test_layer_isotropy_of_the_cloud(tiny):
+    _, ex = tiny
+    real = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[6])
+    cloud = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[6], cloud=True)
+    assert set(cloud.method) == {"none", "ZM"} and set(cloud.metric) == {"log10 I(W)"}
+    iw = real[real.metric == "log10 I(W)"].set_index("method").value
+    assert not np.allclose(cloud.set_index("method").value[iw.index], iw)
+
+
 def test_tables_are_cached_and_keyed_by_settings(tiny, monkeypatch):
     _, ex = tiny
     a = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[1])

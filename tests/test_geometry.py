@@ -248,3 +248,18 @@ def test_partition_isotropy_signs_is_both_conventions_in_one_pass():
     assert both == pytest.approx(G.partition_isotropy(X, return_log=True))
     assert single == pytest.approx(G.partition_isotropy(X, both_signs=False, return_log=True))
     assert both <= single
+
+
+def test_one_exploding_direction_counts_as_one_against_the_median():
+    """Three directions at 40x the bulk are dominant against both references; when a fourth explodes to 2000x, the
+    mean eigenvalue rises past the three, so the count against the mean *falls* (not monotone), while the count
+    against the median rises by one."""
+    rng = np.random.default_rng(0)
+    scale = np.ones(50)
+    scale[:3] = 40 ** 0.5
+    before = G.dominant_directions(rng.normal(size=(20_000, 50)) * scale)
+    scale[3] = 2000 ** 0.5
+    after = G.dominant_directions(rng.normal(size=(20_000, 50)) * scale)
+    assert before["above_10x_median"] == 3 and after["above_10x_median"] == 4
+    assert after["above_10x_mean"] < before["above_10x_mean"]
+    assert G.dominant_directions(rng.normal(size=(20_000, 50)) * scale * 7.0)["above_10x_median"] == 4   # scale-free
