@@ -721,11 +721,13 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
     fine-tuned - fine-tuned-on-another-task excess (> 0: it is *this* task's fine-tuning that put the label in
     the top direction).  The verdict uses k (fixed before the run); the detail holds every k of the sweep."""
     d = df[df.removed.isin(["top", "random"])]
-    acc = d.pivot_table(index=["task", "k", "replicate", "state"], columns="removed", values="accuracy")
-    excess = (acc["random"] - acc["top"]).rename("excess").reset_index()
-    e = excess.pivot_table(index=["task", "k", "replicate"], columns="state", values="excess")
+    if k not in set(d.k):
+        raise ValueError(f"k={k} is not among the measured k ({sorted(d.k.unique())}); measure it or choose one of them")
+    acc = d.pivot_table(index=["task", "k", "replicate", "state"], columns="removed", values="accuracy", dropna=False)
+    excess = (acc["random"] - acc["top"]).rename("excess").reset_index()   # dropna=False: NaN shares stay NaN cells
+    e = excess.pivot_table(index=["task", "k", "replicate"], columns="state", values="excess", dropna=False)
     contrast = (e["fine-tuned"] - e["pre-trained"]).dropna().rename("effect").reset_index()
-    ft = excess[excess.state == "fine-tuned"].rename(columns={"excess": "effect"})
+    ft = excess[excess.state == "fine-tuned"].dropna(subset=["excess"]).rename(columns={"excess": "effect"})
     parts = [cells(ft, ["task", "k"], +1).assign(test="fine-tuned: random - top removal > 0"),
              cells(contrast, ["task", "k"], +1).assign(test="fine-tuned excess - pre-trained excess > 0")]
     if C4_CROSS in e:
@@ -733,12 +735,11 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
         parts.append(cells(cross, ["task", "k"], +1).assign(test="fine-tuned excess - other task's excess > 0"))
     table = pd.concat(parts, ignore_index=True)
     at_k = table[table.k == k]
-    if at_k.empty:
-        raise ValueError(f"k={k} is not among the measured k ({sorted(table.k.unique())}); measure it or choose one of them")
     ft_k = at_k[at_k.test.str.startswith("fine-tuned:")]
     decisive = adjust(at_k[~at_k.test.str.startswith("fine-tuned:")])
     verdict = (CONTRADICTED if (decisive.verdict == CONTRADICTED).any() else
-               SUPPORTED if (decisive.verdict == SUPPORTED).all() and (ft_k.verdict == SUPPORTED).all() else INCONCLUSIVE)
+               SUPPORTED if len(decisive) and len(ft_k) and (decisive.verdict == SUPPORTED).all()
+               and (ft_k.verdict == SUPPORTED).all() else INCONCLUSIVE)
     con_k = decisive[decisive.test.str.contains("pre-trained")]
     return _summarise("C4", C4_STATEMENT, criterion("C4", k=k),
                       lambda r: f"label-probe accuracy, (random - top removal): {r.test.replace(' > 0', '')}, k = {k}",

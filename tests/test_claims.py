@@ -671,3 +671,14 @@ def test_a_probe_at_the_majority_rate_leaves_its_seed_out_and_says_so():
     v = LG.c4_verdict(d, 6)
     assert v.co["n"] == 2 and v.verdict == C.INCONCLUSIVE
     assert "(n = 2: fewer than 3 seeds have it defined)" in v.co_text()
+
+
+def test_c4_with_no_probe_above_the_majority_rate_is_inconclusive_not_an_error():
+    """Every probe at the majority rate: no share is defined, no cell is left, and no cell cannot support."""
+    from helpers import ledger as LG
+
+    d = _knowledge_with_room(0.5, 0.5, 0.5, 0.5)
+    assert C.c4_knowledge(C.headroom_excess(d)).verdict == C.INCONCLUSIVE
+    assert LG.c4_verdict(d, 6).verdict == C.INCONCLUSIVE
+    with pytest.raises(ValueError, match="k=3"):
+        C.c4_knowledge(C.headroom_excess(d), k=3)
