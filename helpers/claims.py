@@ -33,7 +33,7 @@ changes the verdict.  C4 and C6 are measured in the last layer only, where the m
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -391,25 +391,19 @@ def agree(primary: Verdict, co: Verdict, statistic: str, rule: str = CO_RULE) ->
     """``primary`` kept only where the co-criterion ``co`` (the same claim function on a statistic without the
     primary's confound: ``rule``) reaches the same verdict, otherwise inconclusive; on the layer mean and on the
     last layer alike.  The co-criterion's own result is kept in ``co`` (a referee sees both)."""
-    from dataclasses import replace
-
     verdict = primary.verdict if co.verdict == primary.verdict else INCONCLUSIVE
     ll = dict(primary.last_layer)
     if ll and co.last_layer:
-        ll["primary verdict"] = ll["verdict"]
         ll["verdict"] = ll["verdict"] if co.last_layer["verdict"] == ll["verdict"] else INCONCLUSIVE
     return replace(primary, verdict=verdict, last_layer=ll, co={
         "statistic": statistic, "verdict": co.verdict, "estimate": co.estimate, "low": co.low, "high": co.high,
-        "where": co.where, "primary verdict": primary.verdict, "rule": rule, "n": co.n,
-        "last layer verdict": co.last_layer.get("verdict", co.verdict)})
+        "where": co.where, "primary verdict": primary.verdict, "rule": rule, "n": co.n})
 
 
 def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: str) -> Verdict:
     """``v`` with the same claim decided on a control run (``control``: e.g. the Gaussian cloud of the tokens'
     moments), and the difference tokens - control in ``v``'s headline cell (:func:`difference`, Welch).  The control
     does not change the verdict: it says how much of the effect any data with the control's properties shows."""
-    from dataclasses import replace
-
     d = difference(v, control)
     return replace(v, control_run={"name": name, "what": what, "reading": reading, "verdict": control.verdict,
                                    "estimate": control.estimate, "low": control.low, "high": control.high,
@@ -724,7 +718,8 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
     if k not in set(d.k):
         raise ValueError(f"k={k} is not among the measured k ({sorted(d.k.unique())}); measure it or choose one of them")
     acc = d.pivot_table(index=["task", "k", "replicate", "state"], columns="removed", values="accuracy", dropna=False)
-    excess = (acc["random"] - acc["top"]).rename("excess").reset_index()   # dropna=False: NaN shares stay NaN cells
+    # dropna=False: a removal or a state whose every share is NaN (no probe above the majority rate) keeps its column
+    excess = (acc["random"] - acc["top"]).rename("excess").reset_index()
     e = excess.pivot_table(index=["task", "k", "replicate"], columns="state", values="excess", dropna=False)
     contrast = (e["fine-tuned"] - e["pre-trained"]).dropna().rename("effect").reset_index()
     ft = excess[excess.state == "fine-tuned"].dropna(subset=["excess"]).rename(columns={"excess": "effect"})
@@ -740,7 +735,6 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
     verdict = (CONTRADICTED if (decisive.verdict == CONTRADICTED).any() else
                SUPPORTED if len(decisive) and len(ft_k) and (decisive.verdict == SUPPORTED).all()
                and (ft_k.verdict == SUPPORTED).all() else INCONCLUSIVE)
-    con_k = decisive[decisive.test.str.contains("pre-trained")]
     return _summarise("C4", C4_STATEMENT, criterion("C4", k=k),
                       lambda r: f"label-probe accuracy, (random - top removal): {r.test.replace(' > 0', '')}, k = {k}",
                       decisive, verdict,
@@ -773,7 +767,7 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     +``margin`` (no improvement); the contrast, (pre-trained effect) - (fine-tuned effect) averaged over those
     methods and tasks within a replicate (one test, no multiplicity), must be above 0.  With ``headroom`` each
     state's effects in the contrast are divided by its room to gain, 1 - score without processing (a score in
-    [0, 1]; the fine-tuned model sits nearer its ceiling)."""
+    [0, 1]; the fine-tuned model sits nearer its ceiling), and that contrast cell is the headline."""
     counted = [m for m in methods if m not in SHIFT_INVARIANT]
     if not counted:
         raise ValueError(f"C6 needs a method that can change a linear classifier; {list(methods)} are all shift-only")
@@ -801,9 +795,13 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     verdict = (CONTRADICTED if ft_v == CONTRADICTED else
                SUPPORTED if ft_v == SUPPORTED and helps_pt_more else INCONCLUSIVE)
     crit = criterion("C6", margin=margin)
+    control = "the same methods on the pre-trained encoder (paired by replicate)"
+    if headroom and len(contrast):     # what the headroom variant changes is the contrast: it is the headline
+        return _summarise("C6", C6_STATEMENT, crit, f"pre-trained {gain} - fine-tuned {gain}", contrast, verdict,
+                          control, +1, section, lambda r: "mean over the methods and tasks", detail=table,
+                          decisive=contrast)
     return _summarise("C6", C6_STATEMENT, crit, "change of the fine-tuned test score (method - none)", ft, verdict,
-                      "the same methods on the pre-trained encoder (paired by replicate)", -1, section,
-                      lambda r: f"{r.method} on {r.task}", detail=table, decisive=ft)
+                      control, -1, section, lambda r: f"{r.method} on {r.task}", detail=table, decisive=ft)
 
 
 C7_TESTS = ("Clustering+ZM - random partitions > 0", "Clustering+ZM - ZM > 0")

@@ -56,16 +56,20 @@ def _metric(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def isotropy_claim(fn, table: pd.DataFrame, *args, **kwargs) -> C.Verdict:
     """``fn`` decided on raw log10 I(W) over the transformer layers (``table``: rows with a ``metric`` and a ``layer``
-    column), kept only where the same test on the scale-free
-    statistic agrees (:func:`helpers.claims.agree`, :data:`helpers.claims.CO_RULE`)."""
+    column), kept only where the same test on the scale-free statistic agrees (:func:`helpers.claims.agree`,
+    :data:`helpers.claims.CO_RULE`)."""
     layers = transformer_layers(table)
     return C.agree(C.by_layer(fn, _metric(table, "log10 I(W)"), *args, layers=layers, **kwargs),
                    C.by_layer(fn, _metric(table, EN.SCALE_FREE), *args, layers=layers, **kwargs), EN.SCALE_FREE)
 
 
-def _cloud(tables: dict) -> pd.DataFrame:
-    cloud = tables.get("cloud")
-    return cloud if cloud is not None and len(cloud) else pd.DataFrame()
+def _cloud_control(v: C.Verdict, fn, cloud: pd.DataFrame | None, *args, layers) -> C.Verdict:
+    """``v`` with ``fn`` decided again on the Gaussian cloud's log10 I(W) (:func:`helpers.claims.with_control`);
+    ``v`` as is without a cloud table."""
+    if cloud is None or cloud.empty:
+        return v
+    control = C.by_layer(fn, _metric(cloud, "log10 I(W)"), *args, layers=layers)
+    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING[v.claim])
 
 
 def c1_verdict(tables: dict, section: str = "") -> C.Verdict:
@@ -79,15 +83,14 @@ def c5_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
     control (:data:`CLOUD_WHAT`)."""
     paper = [m for m in TR.PAPER_METHODS if m in methods]
     v = isotropy_claim(C.c5_enhancement_isotropy, tables["iso"], paper, section=section)
-    cloud = _cloud(tables)
-    if cloud.empty:
-        return v
-    control = C.by_layer(C.c5_enhancement_isotropy, _metric(cloud, "log10 I(W)"), paper,
-                         layers=transformer_layers(tables["iso"]))
-    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING["C5"])
+    return _cloud_control(v, C.c5_enhancement_isotropy, tables.get("cloud"), paper,
+                          layers=transformer_layers(tables["iso"]))
 
 
-def _local(table: pd.DataFrame) -> pd.DataFrame:
+def _local(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The pre-trained model's rows of the methods C7 compares (``None`` stays ``None``, empty stays empty)."""
+    if table is None or table.empty:
+        return table
     return table[(table.state == "pre-trained") & table.method.isin(["ZM", EN.CONTROL, "Clustering+ZM"])
                  ].drop(columns="state")
 
@@ -98,12 +101,7 @@ def c7_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
     if not {"ZM", "Clustering+ZM"} <= set(methods):
         return C.not_measured("C7", C.C7_STATEMENT, section)
     v = isotropy_claim(C.c7_local_isotropy, _local(tables["iso"]), section=section)
-    cloud = _cloud(tables)
-    if cloud.empty:
-        return v
-    control = C.by_layer(C.c7_local_isotropy, _metric(_local(cloud), "log10 I(W)"),
-                         layers=transformer_layers(tables["iso"]))
-    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING["C7"])
+    return _cloud_control(v, C.c7_local_isotropy, _local(tables.get("cloud")), layers=transformer_layers(tables["iso"]))
 
 
 def c4_verdict(knowledge: pd.DataFrame, layer: int, section: str = "") -> C.Verdict:
@@ -115,18 +113,12 @@ def c4_verdict(knowledge: pd.DataFrame, layer: int, section: str = "") -> C.Verd
                    "share of the probe's headroom (accuracy - majority rate) removed", C.HEADROOM_RULE)
 
 
-def c6_verdict(scores: pd.DataFrame, methods, section: str = "") -> C.Verdict:
-    """C6 on the re-fitted classifiers' scores (one layer), kept only where the contrast in shares of each model's
-    room to gain agrees (:data:`helpers.claims.HEADROOM_RULE`)."""
-    from dataclasses import replace
-
-    co = C.by_layer(C.c6_task_effect, scores, methods, section=section, headroom=True)
-    contrast = co.detail[co.detail.test.str.startswith("pre-trained share")]
-    if len(contrast) == 1:          # the co-criterion's own cell: the contrast in shares, not the absolute gains
-        r = contrast.iloc[0]
-        co = replace(co, estimate=float(r.estimate), low=float(r.low), high=float(r.high),
-                     where="mean over the methods and tasks")
-    return C.agree(C.by_layer(C.c6_task_effect, scores, methods, section=section), co,
+def c6_verdict(scores: pd.DataFrame, methods, layer: int, section: str = "") -> C.Verdict:
+    """C6 on the re-fitted classifiers' scores (measured in ``layer``), kept only where the contrast in shares of
+    each model's room to gain agrees (:data:`helpers.claims.HEADROOM_RULE`)."""
+    s = scores.assign(layer=layer)
+    return C.agree(C.by_layer(C.c6_task_effect, s, methods, section=section),
+                   C.by_layer(C.c6_task_effect, s, methods, section=section, headroom=True),
                    "pre-trained share of the room to gain (1 - score) - fine-tuned share", C.HEADROOM_RULE)
 
 
@@ -150,7 +142,7 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
         c4_verdict(D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length), last,
                    "04 / knowledge"),
         c5_verdict(tables, methods, "05 / isotropy"),
-        c6_verdict(scores.assign(layer=last), paper, "05 / task score"),
+        c6_verdict(scores, paper, last, "05 / task score"),
         c7_verdict(tables, methods, "05 / local vs global"),
     ]
     return out

@@ -632,7 +632,7 @@ def test_c6_headroom_contrast():
     assert raw.verdict == C.SUPPORTED and share.verdict != C.SUPPORTED
     assert "share of the room to gain" in " ".join(share.detail.test)
     from helpers import ledger as LG
-    v = LG.c6_verdict(d.assign(layer=6), METHODS)
+    v = LG.c6_verdict(d, METHODS, 6)
     assert v.verdict == C.INCONCLUSIVE
     cell = share.detail[share.detail.test.str.startswith("pre-trained share")].iloc[0]
     assert v.co["estimate"] == pytest.approx(cell.estimate) and v.co["estimate"] < 0      # the co-criterion's own cell
