@@ -6,17 +6,34 @@ import numpy as np
 import seaborn as sns
 
 PRE_POST = {"pre-trained": "#4C72B0", "fine-tuned": "#DD8452"}
+"""The book's one colour rule: blue is the pre-trained model and orange the fine-tuned one, in every figure; no
+other category is drawn in blue or orange.  Black is the unprocessed reference (or a model's own head), grey a
+control or a floor; every other category (method, task, structure, seed pair, split) takes :data:`OTHER`."""
 
-METHOD_COLORS = {"none": "#000000", "ZM": "#0173B2", "Clustering+ZM": "#DE8F05", "ABTT": "#029E73",
-                 "Cluster-based": "#6A3D9A", "Whitening": "#CC78BC", "Soft ZCA": "#CA9161",
-                 "random partitions": "#949494"}
-"""One colour per enhancement method in every figure of the book (the control grey; Clustering+ZM orange and
-the cluster-based method purple, so the two cluster methods are not told apart by shade alone)."""
+OTHER = ("#009E73", "#882255", "#8C564B", "#AA4499", "#17BECF", "#E41A1C", "#117733", "#4D4D4D")
+"""Colours for categories that are not the model state (green, wine, brown, magenta, cyan, red, dark green, dark
+grey): none of them is near :data:`PRE_POST`'s blue or orange (tested: RGB distance above 80)."""
+CONTROL = "#949494"
+"""Controls and floors (random partitions, random directions, another k-means seed, the majority class)."""
+
+METHOD_COLORS = {"none": "#000000", "ZM": OTHER[0], "Clustering+ZM": OTHER[1], "ABTT": OTHER[2],
+                 "Cluster-based": OTHER[3], "Whitening": OTHER[4], "Soft ZCA": OTHER[5],
+                 "random partitions": CONTROL}
+"""One colour per enhancement method in every figure of the book (the control grey; Clustering+ZM wine and the
+cluster-based method magenta, with their own markers, so the two cluster methods are not told apart by shade
+alone)."""
 METHOD_DASHES = {m: "" for m in METHOD_COLORS} | {"random partitions": (4, 2), "ZM": (1, 1)}
 """Dash patterns: the control dashed and ZM dotted, so that lines lying on each other stay visible."""
 METHOD_MARKERS = {"none": "o", "ZM": "s", "Clustering+ZM": "^", "ABTT": "D", "Cluster-based": "v", "Whitening": "P",
                   "Soft ZCA": "*", "random partitions": "X"}
 """One (filled) marker per method: a method whose line lies under another's still shows its points."""
+
+
+def palette(names) -> dict:
+    """{name: colour} for a category other than the model state (tasks, structures, seed pairs, splits), in the
+    order given, from :data:`OTHER` (cycled past its length)."""
+    names = list(dict.fromkeys(names))
+    return {n: OTHER[i % len(OTHER)] for i, n in enumerate(names)}
 
 
 def setup() -> None:

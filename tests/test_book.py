@@ -1,4 +1,5 @@
 """The strict book build (-W) and a real-browser check of a rendered chapter."""
+import json
 import re
 import shutil
 import subprocess
@@ -125,6 +126,35 @@ def test_every_chapter_renders_with_figures_and_math(built, stem):
     res = _headless("--window-size=1280,6000", "--virtual-time-budget=8000", f"--screenshot={SHOTS / (stem + '.png')}",
                     page.as_uri())
     assert res.returncode == 0
+
+
+BARE_NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(nan|inf|-inf)$")
+"""The text form of a glued Python int or float (a string glued through helpers.words is quoted)."""
+
+
+def bare_glues(glued: dict) -> list[str]:
+    """Keys of a myst-nb glue store (``*.glue.json``) whose value is a bare number: no unit, no noun, no digits
+    chosen (helpers.words.quantity / count make the text)."""
+    return sorted(k for k, v in glued.items()
+                  if set(v.get("data", {})) == {"text/plain"} and BARE_NUMBER.match(v["data"]["text/plain"].strip()))
+
+
+def test_bare_glue_finder_tells_a_number_from_a_formatted_one():
+    def g(text):
+        return {"data": {"text/plain": text}}
+    store = {"a": g("0.5418"), "b": g("'0.54 of all occurrences'"), "c": g("6"), "d": g("-1.2e-05"), "e": g("nan"),
+             "f": {"data": {"text/plain": "<Figure>", "image/png": "..."}}, "g": g("'3 fine-tuning seeds'")}
+    assert bare_glues(store) == ["a", "c", "d", "e"]
+
+
+def test_no_glued_number_is_bare(built):
+    """Every number a page glues carries its unit or noun and the digits it deserves: a chapter that glues a raw
+    float shows 17 digits (or "nan") and leaves the reader to guess what it measures."""
+    assert built.returncode == 0
+    stores = sorted((paths.BUILD / "jupyter_execute").rglob("*.glue.json"))
+    assert stores, "myst-nb wrote no glue store"
+    bare = {p.name.removesuffix(".glue.json"): keys for p in stores if (keys := bare_glues(json.loads(p.read_text())))}
+    assert not bare, f"glued bare numbers (format them with helpers.words.quantity or count): {bare}"
 
 
 def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_note(tmp_path):

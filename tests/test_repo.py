@@ -100,3 +100,58 @@ def test_citation_cites_the_paper_and_the_book():
     paper = cff["preferred-citation"]
     assert "Geometry of Embedding Space" in paper["title"] and {a["family-names"] for a in paper["authors"]} == {"Rajaee", "Pilehvar"}
     assert (paths.ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def _seaborn_calls(source: str):
+    """Every ``sns.<plot>(...)`` call of a cell (balanced parentheses), as text."""
+    import re
+
+    for m in re.finditer(r"sns\.\w+\(", source):
+        depth, i = 1, m.end()
+        while depth and i < len(source):
+            depth += {"(": 1, ")": -1}.get(source[i], 0)
+            i += 1
+        yield source[m.start():i]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_coloured_category_takes_the_books_palette(path):
+    """The book's one colour rule (helpers.plots.PRE_POST): seaborn's default palette starts with the blue and
+    orange that mean pre-trained and fine-tuned, so a figure that colours anything by a category names its
+    palette."""
+    nb = nbf.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for call in _seaborn_calls(cell.source):
+            if "hue=" in call:
+                assert "palette=" in call, f"{path.name}: a coloured category without a palette from helpers.plots: {call[:120]}"
+
+
+def test_seaborn_call_scanner_sees_a_call_without_palette():
+    src = 'g = sns.relplot(data=d, x="a", y=f(b, c), hue="task",\n kind="line")\nsns.barplot(x=1, hue="s", palette=p)'
+    calls = list(_seaborn_calls(src))
+    assert len(calls) == 2 and "palette=" not in calls[0] and "palette=" in calls[1]
+
+
+def test_no_other_colour_is_near_the_model_states():
+    from helpers import plots
+
+    def rgb(h):
+        return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+
+    for other in (*plots.OTHER, plots.CONTROL, *plots.METHOD_COLORS.values()):
+        for state in plots.PRE_POST.values():
+            distance = sum((a - b) ** 2 for a, b in zip(rgb(other), rgb(state))) ** 0.5
+            assert distance > 80, f"{other} is too near the model-state colour {state}"
+    assert plots.palette(["mr", "bshift", "mr"]) == {"mr": plots.OTHER[0], "bshift": plots.OTHER[1]}
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *sorted((paths.ROOT / "book").glob("*.md"))], ids=lambda p: p.name)
+def test_glued_text_is_formatted_where_it_is_made(path):
+    """A glued number carries its unit or noun (helpers.words.quantity / count, formatted in the cell that glues
+    it); a format spec in the page (``{glue:text}`x:.3f```) would print a bare number."""
+    import re
+
+    specs = re.findall(r"\{glue:text\}`[^`:]+:[^`]+`", path.read_text())
+    assert not specs, f"{path.name}: {specs}"
