@@ -57,10 +57,13 @@ RESOLUTION = 1e-9
 """Relative distance from the threshold below which an interval's bound counts as touching it: such a cell is
 inconclusive, so that a verdict never flips on the last digits of a floating-point reduction."""
 
-C2_MARGIN = 0.05
-"""How far beyond the seed-to-seed floor a change of local structure must be to count as C2's "massive" change:
-5 points of a similarity in [0, 1] (10-NN overlap, CKA).  Below it a null fine-tuning, whose tiny numerical
-differences give tight intervals near 0, cannot come out supported."""
+C2_FLOOR = "mean over the task's replicates of |fine-tuned s - fine-tuned s'| on the same tokens"
+"""C2's margin, derived from the run and not a constant: how far a structure measure moves between two
+fine-tuning seeds on the same tokens (same k-means and probe seeds).  A change of the named structures must
+exceed it to be "massive"."""
+C2_DRIFT_MARGIN = 0.05
+"""The generic drift reported beside C2 (10-NN overlap, CKA): 5 points of a similarity in [0, 1] beyond the
+seed-to-seed floor before a change is called more than what seeds disagree on."""
 
 C4_K = 1
 """Directions removed in the C4 verdict: the single most dominant one, fixed before the run (the paper removes the
@@ -77,9 +80,9 @@ its size, and no layer needs a multiplicity correction.  The last layer is the s
 LAYER_RULE = ("Each claim is decided once, on every replicate's effect averaged over the transformer layers 1..L "
               "(one test on the mean: every layer counts with its size, no vote, no correction across layers). "
               "The last layer, the paper's convention, is decided the same way and shown beside the verdict; each "
-              "layer on its own is a robustness grid with its own tally, never the verdict. C4 and C6 are measured "
-              "in the last layer only (their probes and re-fitted classifiers are the costly part of the book), so "
-              "their verdict is that layer's.")
+              "layer on its own is a robustness grid with its own tally, never the verdict. C2, C4 and C6 are "
+              "measured in the last layer only (their k-means clusterings, probes and re-fitted classifiers are the "
+              "costly part of the book), so their verdict is that layer's.")
 """The layer rule in words: the ledger chapter and the findings page glue this text (one source with :func:`by_layer`)."""
 
 POWER = 0.8
@@ -87,7 +90,8 @@ POWER = 0.8
 
 THRESHOLDS = {
     "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
-    "C2_MARGIN": (C2_MARGIN, "change of local structure beyond the seed-to-seed floor that C2 calls massive"),
+    "C2_FLOOR": (C2_FLOOR, "C2's margin: a change of a named structure must exceed what two fine-tuning seeds differ by"),
+    "C2_DRIFT_MARGIN": (C2_DRIFT_MARGIN, "generic drift (reported beside C2) beyond the seed-to-seed floor"),
     "C4_K": (C4_K, "directions removed in the C4 verdict (the sweep's other k are reported only)"),
     "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
     "FLAT_MARGIN": (FLAT_MARGIN, "accuracy gain below which C6 calls a change 'no improvement'"),
@@ -241,6 +245,7 @@ class Verdict:
     effects: tuple = ()
     co: dict = field(default_factory=dict)
     control_run: dict = field(default_factory=dict)
+    reported: dict = field(default_factory=dict)
 
     @property
     def mde(self) -> float:
@@ -262,7 +267,7 @@ class Verdict:
                 f"*Criterion (declared in `helpers.claims`; its history: the methods page):* {self.criterion}\n\n"
                 f"*Result{scope}:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
                 f"({int(LEVEL * 100)}% t-interval over n = {self.n} {self.replicates}). *Control:* {self.control}."
-                f"{mde}{n_note}{self._layer_note()}{self._co_note()}{self._control_note()}\n\n"
+                f"{mde}{n_note}{self._layer_note()}{self._co_note()}{self._control_note()}{self._reported_note()}\n\n"
                 f"**Verdict: {self.verdict}.**")
 
     def co_text(self) -> str:
@@ -282,6 +287,14 @@ class Verdict:
         diff = (f"; tokens - {c['name']}: {format_interval(c['difference'], c['difference low'], c['difference high'])} "
                 f"(Welch)" if np.isfinite(c["difference low"]) else "")
         return f"{c['name']}: {_verdict_interval(c)}{diff}"
+
+    def reported_text(self) -> str:
+        """The test reported beside the verdict, with its own verdict ("" when the claim has none)."""
+        r = self.reported
+        return f"{r['what']}: {_verdict_interval(r)} ({r['where']})" if r else ""
+
+    def _reported_note(self) -> str:
+        return f" *Reported beside (does not decide):* {self.reported_text()}." if self.reported else ""
 
     def _co_note(self) -> str:
         if not self.co:
@@ -337,7 +350,8 @@ class Verdict:
                 "last layer high": ll.get("high", self.high), "section": self.section,
                 "layers": self.layer_verdicts(),
                 "grid": layer_tally(self.layers.verdict) if len(self.layers) > 1 else "",
-                "co-criterion": self.co_text(), "control run": self.control_text()}
+                "co-criterion": self.co_text(), "control run": self.control_text(),
+                "reported beside": self.reported_text()}
 
 
 def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, value: str = "value", **kwargs) -> Verdict:
@@ -530,13 +544,16 @@ _CRITERIA = {
            "the interval of at least one task lies below 0 at the Bonferroni level over the tasks (isotropy fell), "
            "contradicted when every task's {level}% interval lies above 0 (it rose everywhere); the same test on log10 I(W) "
            "of the tokens scaled to unit length must agree, otherwise inconclusive (raw I(W) moves with the norms)"),
-    "C2": ("for every task and both direct measures of local structure on held-out tokens (the share of each "
-           "token's 10 nearest neighbours kept, and linear CKA), the similarity of fine-tuning seed s to another "
-           "fine-tuning seed s' (the floor: what fine-tuning seeds disagree on anyway) minus the similarity of the "
-           "pre-trained model to seed s, on the same tokens; supported when every {level}% interval lies above "
-           "+{c2_margin:g} (a change beyond the floor by more than {c2_margin:g} of the [0, 1] scale: 'massively'), "
-           "contradicted when one lies below +{c2_margin:g} at the Bonferroni level.  The alignment of clusters and "
-           "probes with token type and frequency (C2_ALIGNMENT) is reported beside it"),
+    "C2": ("for every task, both structures the claim names (token type, with stop words that exclude negation "
+           "cues; frequency bucket within content words) and both views of each (the adjusted Rand index of k-means "
+           "clusters with the labels; the accuracy of a linear probe whose training and test tokens share no word "
+           "type), on held-out tokens of the last layer: the size of the change |fine-tuned s - pre-trained| against "
+           "the seed-to-seed floor, the mean over replicates of |fine-tuned s - fine-tuned s'| (another fine-tuning "
+           "seed, the same tokens, k-means and probe seeds); supported when every {level}% interval of the change "
+           "lies above its floor (a change beyond what fine-tuning seeds disagree on: 'massively'), contradicted when "
+           "one lies below it at the Bonferroni level (fine-tuning moves that structure less than reseeding does).  "
+           "Generic drift (the share of each token's 10 nearest neighbours kept and linear CKA, pre-trained vs seed "
+           "s against seed s vs s') is reported beside it, in every layer"),
     "C3": ("for every task, the paired change of the count of covariance eigenvalues above 10x the median eigenvalue "
            "of the same tokens (fine-tuned - pre-trained, held-out tokens): more directions is growth and a tie is "
            "not; supported when every {level}% interval lies above 0, contradicted when one lies below 0 at the "
@@ -577,20 +594,12 @@ _CRITERIA = {
 }
 
 
-C2_ALIGNMENT = ("for every task and both structures (token type, with stop words that exclude negation cues; frequency "
-                "bucket within content words), on held-out tokens of the last layer: (i) the drop of the adjusted Rand "
-                "index between k-means clusters and the labels, pre-trained - fine-tuned, minus its noise floor; "
-                "(ii) the drop of accuracy of a linear probe whose training and test tokens share no word type; "
-                "every interval above 0 -> the structures fade")
-"""The test of :func:`c2_alignment` (reported beside C2: whether the token-type / frequency structure *fades*)."""
-
-
 def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN, k: int = C4_K) -> str:
     """The test of a claim in words, as fixed in this module (chapters show it before the numbers)."""
     checks_claim = _CRITERIA.get(claim)
     if checks_claim is None:
         raise ValueError(f"claim={claim!r} is not valid; choose one of: {', '.join(_CRITERIA)}")
-    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100), k=k, c2_margin=C2_MARGIN)
+    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100), k=k)
 
 
 def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "") -> Verdict:
@@ -614,45 +623,63 @@ def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "")
                    detail=table, section=section, cell=cell_key(best), effects=tuple(best.effects))
 
 
-C2_TESTS = ("ARI drop beyond the k-means noise floor", "held-out-type probe accuracy drop")
+C2_TESTS = {"ARI": "clusters: ARI with the labels", "held-out-type probe accuracy": "probe on held-out word types"}
+"""The views of each named structure that decide C2: {measure of helpers.structure.c2_table: test name}."""
+C2_DRIFT = ("generic drift: the share of each token's 10 nearest neighbours kept and linear CKA, (seed s vs seed s') - "
+            "(pre-trained vs seed s), beyond " + f"{C2_DRIFT_MARGIN:g}" + " in every cell, mean of the transformer layers")
+"""The generic drift reported beside C2 (:func:`c2_drift`)."""
 
 
-def c2_structure(df: pd.DataFrame, margin: float = C2_MARGIN, section: str = "") -> Verdict:
-    """C2 from rows (task, replicate, measure, pair, value) of :func:`helpers.structure.change_table` in one
-    layer (:func:`by_layer` for the grid).  Per task, measure and replicate: similarity(fine-tuned s, seed s')
-    - similarity(pre-trained, fine-tuned s), same tokens; every cell must lie above ``margin``."""
+def c2_named_structures(df: pd.DataFrame, section: str = "") -> Verdict:
+    """C2 from rows (task, replicate, state in {pre-trained, fine-tuned, other seed}, structure, measure, value) of
+    :func:`helpers.structure.c2_table` in one layer.  Per task, structure and test (:data:`C2_TESTS`): the change
+    |fine-tuned s - pre-trained| per replicate against the floor |fine-tuned s - fine-tuned s'| averaged over the
+    task's replicates (:data:`C2_FLOOR`, the cell's margin: the replicates of the change share no run; the floor
+    is an estimate whose own noise the interval does not carry).  Every cell must lie above its floor; one cell
+    below it at the Bonferroni level contradicts."""
+    from .structure import OTHER_SEED
+
+    d = df[df.measure.isin(list(C2_TESTS))]
+    w = d.pivot_table(index=["task", "structure", "measure", "replicate"], columns="state", values="value")
+    missing = {"pre-trained", "fine-tuned", OTHER_SEED} - set(w.columns)
+    if missing:
+        raise ValueError(f"C2 needs the states pre-trained, fine-tuned and {OTHER_SEED!r}; missing {sorted(missing)}")
+    change = (w["fine-tuned"] - w["pre-trained"]).rename("effect")
+    floor = (w["fine-tuned"] - w[OTHER_SEED]).abs().groupby(["task", "structure", "measure"]).mean()
+    signed = change.groupby(["task", "structure", "measure"]).mean()
+    parts = []
+    for key, g in change.abs().reset_index().groupby(["task", "structure", "measure"], sort=False):
+        t = cells(g.assign(test=C2_TESTS[key[2]]), ["test", "task", "structure"], direction=+1, margin=float(floor[key]))
+        parts.append(t.assign(floor=float(floor[key]), **{"signed change": float(signed[key])}))
+    table = adjust(pd.concat(parts, ignore_index=True)) if parts else cells(change.reset_index(), ["task"])
+    return _summarise("C2", C2_STATEMENT, criterion("C2"),
+                      lambda r: f"size of the change |fine-tuned - pre-trained| of the {r.test.split(':')[0]} "
+                                f"(floor {r.floor:.3g}: two fine-tuning seeds)", table, all_of(table.verdict),
+                      "another fine-tuning seed on the same tokens (the floor, the cell's margin)", +1, section,
+                      lambda r: f"{r.structure} on {r.task}")
+
+
+def c2_drift(df: pd.DataFrame, margin: float = C2_DRIFT_MARGIN, section: str = "") -> Verdict:
+    """The generic drift reported beside C2, from rows (task, replicate, measure, pair, value) of
+    :func:`helpers.structure.change_table` in one layer (:func:`by_layer` for the layers).  Per task, measure and
+    replicate: similarity(fine-tuned s, seed s') - similarity(pre-trained, fine-tuned s), same tokens; every cell
+    must lie above ``margin``.  It does not decide C2: k-NN overlap and CKA move with any change of the space, CKA
+    mostly with its top directions (C3's territory)."""
     w = df.pivot_table(index=["task", "measure", "replicate"], columns="pair", values="value")
     eff = (w["fine-tuned vs other seed"] - w["pre-trained vs fine-tuned"]).rename("effect").reset_index()
     table = adjust(cells(eff, ["task", "measure"], direction=+1, margin=margin))
-    return _summarise("C2", C2_STATEMENT, criterion("C2"),
+    return _summarise("C2 (generic drift)", C2_STATEMENT, C2_DRIFT,
                       lambda r: f"{r.measure}: (seed s vs seed s') - (pre-trained vs seed s)", table,
                       all_of(table.verdict), "two fine-tuning seeds of the same task on the same tokens (the floor)",
                       +1, section, lambda r: f"{r.measure} on {r.task}")
 
 
-def c2_alignment(df: pd.DataFrame, section: str = "") -> Verdict:
-    """Whether the token-type and frequency structure *fades* (reported beside C2), from rows (task, replicate,
-    state, structure, measure, value) of :func:`helpers.structure.c2_table`.
-
-    Per task, structure and replicate: (i) ARI[pre] - ARI[ft] - floor, floor = mean over the two states of
-    |ARI - ARI with another k-means seed|; (ii) probe accuracy[pre] - [ft] with word types held out.  Every
-    cell must lie above 0 (:func:`all_of`)."""
-    keys = ["task", "structure", "replicate"]
-    w = df.pivot_table(index=[*keys, "state"], columns="measure", values="value")
-    floor = (w["ARI"] - w["ARI, other k-means seed"]).abs().groupby(keys).mean()
-    ari = w["ARI"].unstack("state")
-    probe = w["held-out-type probe accuracy"].unstack("state")
-    effects = pd.concat([
-        (ari["pre-trained"] - ari["fine-tuned"] - floor).rename("effect").reset_index().assign(test=C2_TESTS[0]),
-        (probe["pre-trained"] - probe["fine-tuned"]).rename("effect").reset_index().assign(test=C2_TESTS[1])],
-        ignore_index=True).dropna(subset=["effect"])
-    table = adjust(cells(effects, ["test", "task", "structure"], direction=+1))
-    return _summarise("C2 (alignment)", "The token-type and frequency structure of the pre-trained space fades",
-                      C2_ALIGNMENT, "drop, pre-trained - fine-tuned (ARI: beyond its noise floor)",
-                      table, all_of(table.verdict),
-                      "the same space clustered with another k-means seed (ARI); probes that cannot memorise word "
-                      "types, and the pre-trained model on the same held-out tokens (paired)", +1, section,
-                      lambda r: f"{r.structure} on {r.task}")
+def with_reported(v: Verdict, reported: Verdict, what: str) -> Verdict:
+    """``v`` with another test of the same claim shown beside it (``reported``: e.g. C2's generic drift), which
+    never changes the verdict."""
+    return replace(v, reported={"what": what, "statistic": reported.statistic, "verdict": reported.verdict,
+                                "estimate": reported.estimate, "low": reported.low, "high": reported.high,
+                                "where": reported.where})
 
 
 C3_COUNTS = ("above_10x_median",)
@@ -826,9 +853,9 @@ def c7_local_isotropy(df: pd.DataFrame, section: str = "") -> Verdict:
 # What qualifies each claim's verdict, beyond the shared deviations (model, data, budget) of the default run.
 QUALIFIERS = {
     "C1": "the authors' single-sign I(W) is reported beside the both-sign value; norms beside both",
-    "C2": "the paper's clustering and probing protocols are not retrievable: decided on nearest-neighbour overlap "
-          "and CKA against two fine-tuning seeds; k-means (k = 27) and probes of token type and frequency at the "
-          "last layer reported beside (chapter 03)",
+    "C2": "the paper's clustering and probing protocols are not retrievable: decided on k-means (k = 27) and "
+          "held-out-type probes of token type and frequency at the last layer against a second fine-tuning seed on "
+          "the same tokens; nearest-neighbour overlap and CKA (generic drift) reported beside (chapter 03)",
     "C3": "the paper's own count is not retrievable; decided on eigenvalues above 10x the median eigenvalue (rogue "
           "dimensions and eigenvalues above 10x the mean reported), the spread counts reported as concentration",
     "C4": "token-level probes of the sentence label (the paper's probing tasks are not retrievable); the "

@@ -122,6 +122,17 @@ def c6_verdict(scores: pd.DataFrame, methods, layer: int, section: str = "") -> 
                    "pre-trained share of the room to gain (1 - score) - fine-tuned share", C.HEADROOM_RULE)
 
 
+def c2_verdict(configs: dict, n_sentences: int, extract_max_length: int, k: int, layers, section: str = "") -> C.Verdict:
+    """C2 on the structures it names (:func:`helpers.structure.c2_table`, the last layer, k-means with ``k``
+    clusters), with the generic drift of the space (:func:`helpers.structure.change_table`, the mean of ``layers``)
+    reported beside it."""
+    named = S.c2_table(configs, n_sentences, extract_max_length, k).drop(columns="other_seed")
+    named = named.assign(layer=int(max(layers)))
+    drift = C.by_layer(C.c2_drift, S.change_table(configs, n_sentences, extract_max_length).drop(columns="other_seed"),
+                       layers=layers, section=section)
+    return C.with_reported(C.by_layer(C.c2_named_structures, named, section=section), drift, C.C2_DRIFT.split(":")[0])
+
+
 def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
              max_fit_tokens: int | None = 20_000, extract_max_length: int = 128, tables: dict | None = None) -> list:
     """C1-C7 for fine-tuning configurations ``{(task, seed): FinetuneConfig}`` (the tables of chapter 05 are
@@ -136,8 +147,7 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     paper = [m for m in TR.PAPER_METHODS if m in methods]
     out = [
         c1_verdict(tables, "02 / 05"),
-        C.by_layer(C.c2_structure, S.change_table(configs, n_sentences, extract_max_length).drop(columns="other_seed"),
-                   layers=layers, section="03 / claim C2"),
+        c2_verdict(configs, n_sentences, extract_max_length, n_clusters, layers, "03 / claim C2"),
         C.by_layer(C.c3_directions, dirs, layers=layers, section="04 / counts"),
         c4_verdict(D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length), last,
                    "04 / knowledge"),

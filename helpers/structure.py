@@ -8,7 +8,8 @@ Protocols (the paper's exact ones are not retrievable; these are the project's s
 * **Probes**: logistic regression on standardised embeddings, trained and tested on a seeded split *by
   sentence* (no sentence on both sides), reporting held-out accuracy and the majority-class accuracy.
 * **Maps**: PCA and t-SNE (seeded) of a seeded token sample.
-* **Claim C2** (:func:`structure_measures`, :func:`c2_table`): the two structures of the claim, token type (stop
+* **Claim C2** (:func:`structure_measures`, :func:`c2_table`, decided by :func:`helpers.claims.c2_named_structures`):
+  the two structures of the claim, token type (stop
   words without negation cues, :data:`helpers.tokens.NEGATIONS`) and frequency bucket *within content words*
   (type ``other``, so that frequency is not stop-wordness again), at the last layer on held-out tokens:
   the ARI of k-means clusters with the labels and its **noise floor** (the same space clustered with another
@@ -308,25 +309,42 @@ def change_measures(pre, fine, other, layers, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def change_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128) -> pd.DataFrame:
-    """Claim C2's direct measurements for ``{(task, seed): FinetuneConfig}``: per replicate s (test sample s),
-    :func:`change_measures` of the pre-trained model, run s and run s' (the next seed of the same task,
-    cyclically), all on sample s, at every layer.  Needs two seeds per task.  Columns: task, replicate,
-    layer, measure, pair, value.  Cached per replicate."""
-    from . import cache, finetune as F
+def replicate_spaces(configs: dict, task: str, seed: int, n_sentences: int = 400, extract_max_length: int = 128):
+    """The three spaces of replicate ``seed`` of ``task`` on its held-out sample (test split, drawn with the
+    replicate's seed): the pre-trained model, run ``seed``, and run s' (:func:`other_seed`), aligned token by
+    token.  Returns (pre, fine, other, s')."""
+    from . import finetune as F
     from .extract import check_aligned, extract, replicate_extractions, replicate_sample_seed
 
+    other = other_seed(configs, task, seed)
+    cfg = configs[task, seed]
+    ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
+    o = extract(F.finetune(configs[task, other]), task=cfg.task, split="test", n_sentences=n_sentences,
+                sample_seed=replicate_sample_seed(seed), max_length=extract_max_length, **cfg.data)
+    pre, fine = ex["pre-trained", "test"], ex["fine-tuned", "test"]
+    check_aligned(fine, o)
+    return pre, fine, o, other
+
+
+def other_seed(configs: dict, task: str, seed: int) -> int:
+    """The floor's second run for replicate ``seed``: the next fine-tuning seed of the same task, cyclically
+    (0 -> 1 -> 2 -> 0).  Needs two seeds of the task."""
+    seeds = sorted(x for (u, x) in configs if u == task)
+    if len(seeds) < 2:
+        raise ParameterError(f"C2's seed-to-seed floor needs two fine-tuning seeds of task {task!r}; seeds={seeds}")
+    return seeds[(seeds.index(seed) + 1) % len(seeds)]
+
+
+def change_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128) -> pd.DataFrame:
+    """Generic drift of the space (reported beside claim C2) for ``{(task, seed): FinetuneConfig}``: per replicate
+    s, :func:`change_measures` of the pre-trained model, run s and run s' (:func:`replicate_spaces`), all on
+    sample s, at every layer.  Columns: task, replicate, layer, measure, pair, value, other_seed.  Cached per
+    replicate."""
+    from . import cache
+
     frames = []
-    for (t, s), cfg in configs.items():
-        seeds = sorted(x for (u, x) in configs if u == t)
-        if len(seeds) < 2:
-            raise ParameterError(f"C2's seed-to-seed floor needs two fine-tuning seeds of task {t!r}; seeds={seeds}")
-        other = seeds[(seeds.index(s) + 1) % len(seeds)]
-        ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
-        o = extract(F.finetune(configs[t, other]), task=cfg.task, split="test", n_sentences=n_sentences,
-                    sample_seed=replicate_sample_seed(s), max_length=extract_max_length, **cfg.data)
-        pre, fine = ex["pre-trained", "test"], ex["fine-tuned", "test"]
-        check_aligned(fine, o)
+    for (t, s) in configs:
+        pre, fine, o, other = replicate_spaces(configs, t, s, n_sentences, extract_max_length)
         layers = list(range(pre.n_layers + 1))
         spec = {"pre": pre.path.name, "fine": fine.path.name, "other": o.path.name, "seed": s,
                 "code": cache.code_digest("structure")}
@@ -336,24 +354,28 @@ def change_table(configs: dict, n_sentences: int = 400, extract_max_length: int 
     return pd.concat(frames, ignore_index=True)
 
 
+OTHER_SEED = "other seed"
+"""The state of :func:`c2_table` measured on run s' (the seed-to-seed floor of claim C2)."""
+
+
 def c2_table(configs: dict, n_sentences: int = 400, extract_max_length: int = 128, k: int = 27) -> pd.DataFrame:
     """Claim C2's measurements for fine-tuning configurations ``{(task, seed): FinetuneConfig}``: per replicate
     (run s, test-split sample seeded by s, k-means and probe seed s) and state, :func:`structure_measures` of the
-    last layer.  Columns: task, replicate, state, structure, measure, value.  Cached per replicate and state."""
-    from . import cache, checks, finetune as F
-    from .extract import replicate_extractions
+    last layer; the states are the pre-trained model, run s ("fine-tuned") and run s' (:data:`OTHER_SEED`, the
+    floor: what another fine-tuning seed gives on the same tokens, with the same k-means and probe seeds).
+    Columns: task, replicate, state, structure, measure, value, other_seed.  Cached per replicate and state."""
+    from . import cache, checks
 
     checks.positive("k", k, integer=True)
     frames = []
-    for (t, s), cfg in configs.items():
-        ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
-        for state in ("pre-trained", "fine-tuned"):
-            e = ex[state, "test"]
+    for (t, s) in configs:
+        pre, fine, o, other = replicate_spaces(configs, t, s, n_sentences, extract_max_length)
+        for state, e in (("pre-trained", pre), ("fine-tuned", fine), (OTHER_SEED, o)):
             _check_k(k, e.meta["n_tokens"], e.meta["hidden_size"])
             spec = {"extraction": e.path.name, "k": k, "seed": s, "layer": e.n_layers,
                     "code": cache.code_digest("structure")}
             frames.append(cache.cached_table(
-                "structure", f"c2-{e.path.name}", spec,
+                "structure", f"c2-{e.path.name}-seed{s}", spec,
                 lambda e=e: structure_measures(e.hidden(e.n_layers), e.tokens, k, s)
-            ).assign(task=t, replicate=s, state=state))
+            ).assign(task=t, replicate=s, state=state, other_seed=other))
     return pd.concat(frames, ignore_index=True)

@@ -322,43 +322,60 @@ def test_c4_decides_on_its_fixed_k_only():
         C.c4_knowledge(d, k=3)
 
 
-def structure_rows(ari_drop, probe_drop, floor=0.01, n=4, seed=0):
-    """C2 rows: ARI 0.30 pre-trained, 0.30 - ari_drop fine-tuned, each re-clustered with another k-means seed
-    that moves it by about ``floor``; held-out-type probe 0.85 pre-trained, 0.85 - probe_drop fine-tuned."""
+def structure_rows(ari_change, probe_change, floor=0.01, n=3, seed=0, freq_change=None):
+    """C2 rows of three states per replicate: ARI 0.30 and held-out-type probe 0.85 pre-trained; fine-tuned seed s
+    moved by ``ari_change`` / ``probe_change`` (frequency: ``freq_change`` when given); another seed s' on the same
+    tokens differs from seed s by about ``floor`` (either sign)."""
     r = np.random.default_rng(seed)
     rows = []
     for t in ("mr", "bshift"):
         for rep in range(n):
             for structure in ("token type", "frequency (content words)"):
-                for state, ari, acc in (("pre-trained", 0.30, 0.85), ("fine-tuned", 0.30 - ari_drop, 0.85 - probe_drop)):
-                    a = ari + r.normal(0, 0.005)
-                    values = {"ARI": a, "ARI, other k-means seed": a + floor * r.choice([-1, 1]) + r.normal(0, 0.002),
-                              "held-out-type probe accuracy": acc + r.normal(0, 0.005), "NMI": 0.4}
+                ca, cp = ((ari_change, probe_change) if freq_change is None or structure == "token type"
+                          else (freq_change, freq_change))
+                fine = {"ARI": 0.30 + ca + r.normal(0, 0.003), "held-out-type probe accuracy": 0.85 + cp + r.normal(0, 0.003)}
+                values = {"pre-trained": {"ARI": 0.30 + r.normal(0, 0.003), "held-out-type probe accuracy": 0.85 + r.normal(0, 0.003)},
+                          "fine-tuned": fine,
+                          "other seed": {m: v + floor * r.choice([-1, 1]) + r.normal(0, 0.002) for m, v in fine.items()}}
+                for state, vals in values.items():
                     rows += [{"task": t, "replicate": rep, "state": state, "structure": structure, "measure": m,
-                              "value": v} for m, v in values.items()]
+                              "value": v} for m, v in {**vals, "NMI": 0.4}.items()]
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("ari_drop, probe_drop, floor, expected", [
-    (0.15, 0.10, 0.01, C.SUPPORTED),       # both structures fade, far beyond re-clustering noise
-    (0.15, 0.10, 0.30, C.CONTRADICTED),    # the same ARI drop, but re-clustering alone moves ARI more
-    (0.0, 0.0, 0.01, C.INCONCLUSIVE),      # nothing changes: the drop is one floor below 0, not beyond Bonferroni
-    (0.0, -0.10, 0.01, C.CONTRADICTED),    # nothing fades, and the probe reads the structure better after
-    (-0.10, 0.10, 0.01, C.CONTRADICTED),   # the clusters follow the labels more after fine-tuning
-    (0.15, -0.05, 0.01, C.CONTRADICTED),   # clusters change, but the information is easier to read after
+@pytest.mark.parametrize("ari_change, probe_change, floor, freq_change, expected", [
+    (-0.15, -0.10, 0.01, None, C.SUPPORTED),      # both structures fade, far beyond what reseeding moves them
+    (+0.15, +0.10, 0.01, None, C.SUPPORTED),      # they sharpen instead: a change all the same ("changes massively")
+    (-0.15, -0.10, 0.30, None, C.CONTRADICTED),   # the same change, but another seed moves them twice as far
+    (0.0, 0.0, 0.05, None, C.CONTRADICTED),       # nothing changes, and seeds disagree by 0.05: well inside the floor
+    (0.0, 0.0, 0.0, None, C.INCONCLUSIVE),        # nothing changes and nothing differs: noise against noise
+    (-0.15, -0.10, 0.05, -0.002, C.CONTRADICTED), # type changes, frequency does not (seeds differ by 0.05)
 ])
-def test_c2_known_answers(ari_drop, probe_drop, floor, expected):
-    v = C.c2_alignment(structure_rows(ari_drop, probe_drop, floor))
+def test_c2_known_answers_at_three_seeds(ari_change, probe_change, floor, freq_change, expected):
+    v = C.c2_named_structures(structure_rows(ari_change, probe_change, floor, freq_change=freq_change))
     assert v.verdict == expected, v.detail
-    assert set(v.detail.test) == set(C.C2_TESTS) and len(v.detail) == 2 * 2 * 2 and v.n == 4
-    assert "k-means seed" in v.control
+    assert set(v.detail.test) == set(C.C2_TESTS.values()) and len(v.detail) == 2 * 2 * 2 and v.n == 3
+    assert "another fine-tuning seed" in v.control
+    assert np.allclose(v.detail.margin, v.detail.floor)          # every cell's margin is its own floor
 
 
-def test_c2_noise_floor_is_subtracted():
-    """An ARI drop just below the floor is not 'supported' however tight its interval."""
-    d = structure_rows(0.05, 0.10, floor=0.06)
-    cell = C.c2_alignment(d).detail.set_index(["test", "task", "structure"]).loc[C.C2_TESTS[0]]
-    assert (cell.estimate < 0).all() and (cell.verdict != C.SUPPORTED).all()
+def test_c2_floor_is_measured_on_the_same_tokens_and_needs_the_other_seed():
+    d = structure_rows(-0.15, -0.10, floor=0.04)
+    v = C.c2_named_structures(d)
+    assert v.detail.floor.between(0.03, 0.05).all()
+    assert (v.detail["signed change"] < 0).all()                  # the direction is kept for the reader
+    with pytest.raises(ValueError, match="other seed"):
+        C.c2_named_structures(d[d.state != "other seed"])
+
+
+def test_c2_by_layer_is_that_layer_and_keeps_the_drift_beside():
+    named = C.by_layer(C.c2_named_structures, structure_rows(-0.15, -0.10).assign(layer=6))
+    assert named.scope == "layer 6 only" and named.verdict == C.SUPPORTED
+    drift = C.by_layer(C.c2_drift, change_rows(0.0))
+    v = C.with_reported(named, drift, "generic drift")
+    assert v.verdict == C.SUPPORTED and v.reported["verdict"] == C.CONTRADICTED
+    assert "Reported beside (does not decide):* generic drift: contradicted" in v.markdown()
+    assert v.row()["reported beside"].startswith("generic drift: contradicted")
 
 
 def test_a_contradicted_verdict_is_headed_by_a_contradicting_cell():
@@ -396,8 +413,8 @@ def change_rows(change, floor=0.70, n=4, seed=0, layers=(1, 2)):
     (0.0, C.CONTRADICTED),     # no more change than between two seeds
     (-0.2, C.CONTRADICTED),    # the pre-trained space is closer to the fine-tuned one than seeds are to each other
 ])
-def test_c2_change_known_answers(change, expected):
-    v = C.by_layer(C.c2_structure, change_rows(change))
+def test_c2_drift_known_answers(change, expected):
+    v = C.by_layer(C.c2_drift, change_rows(change))
     assert v.verdict == expected, v.detail
     assert set(v.layers.layer) == {1, 2} and len(v.detail) == 3 * 2 * 2 and v.n == 4   # the mean, layers 1 and 2
     assert "seeds" in v.control

@@ -34,7 +34,7 @@ def test_null_finetuning_supports_no_change(null_tables):
     layers = list(range(1, int(iso.layer.max()) + 1))
     verdicts = [C.by_layer(C.c1_isotropy, iso[(iso.method == "none") & (iso.metric == "log10 I(W)")]
                            .drop(columns=["method", "metric"]), layers=layers),
-                C.by_layer(C.c2_structure, null_tables["structure"].drop(columns="other_seed"), layers=layers),
+                C.by_layer(C.c2_drift, null_tables["structure"].drop(columns="other_seed"), layers=layers),
                 C.by_layer(C.c3_directions, dirs, layers=layers), C.c4_knowledge(null_tables["knowledge"]),
                 C.c6_task_effect(scores, ["ZM", "Clustering+ZM", "ABTT"])]
     for v in verdicts:
