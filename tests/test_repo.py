@@ -13,11 +13,14 @@ def test_notebook_is_committed_clean(path):
     nb = nbf.read(path, as_version=4)
     nbf.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert all(c.get("id") for c in nb.cells), "every cell has an id (nbformat 4.5; a missing one becomes an error)"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks without outputs"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged `parameters`"
     assert code.index(tagged[0]) == 0, "the parameters cell is the first code cell"
+    shown = [c.source.splitlines()[0] for c in code[1:] if not {"hide-input", "remove-input"} & set(c.metadata.get("tags", []))]
+    assert not shown, f"code cells a reader meets before the science (tag them hide-input): {shown}"
 
 
 def test_environment_yml_wraps_requirements():
