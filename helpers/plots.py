@@ -17,10 +17,10 @@ CONTROL = "#949494"
 """Controls and floors (random partitions, random directions, another k-means seed, the majority class)."""
 
 METHOD_COLORS = {"none": "#000000", "ZM": OTHER[0], "Clustering+ZM": OTHER[1], "ABTT": OTHER[2],
-                 "Cluster-based": OTHER[3], "Whitening": OTHER[4], "Soft ZCA": OTHER[5],
+                 "Cluster-based": OTHER[4], "Whitening": OTHER[3], "Soft ZCA": OTHER[5],
                  "random partitions": CONTROL}
 """One colour per enhancement method in every figure of the book (the control grey; Clustering+ZM wine and the
-cluster-based method magenta, with their own markers, so the two cluster methods are not told apart by shade
+cluster-based method cyan, with their own markers, so the two cluster methods are not told apart by shade
 alone)."""
 METHOD_DASHES = {m: "" for m in METHOD_COLORS} | {"random partitions": (4, 2), "ZM": (1, 1)}
 """Dash patterns: the control dashed and ZM dotted, so that lines lying on each other stay visible."""
