@@ -47,6 +47,9 @@ from .progress import duration as _fmt
 COMMAND = ["build", str(paths.ROOT), "-W", "-n", "--keep-going", "--all"]
 JUPYTER_CACHE = paths.BUILD / ".jupyter_cache"
 TIMES = paths.BUILD / "book-times.json"
+CELL_TIMES = paths.BUILD / "cell-times.json"
+"""Seconds of every code cell of every notebook stage 2 executed (``{doc: [{cell, id, seconds, code}]}``; a
+notebook the execution cache held keeps the times of the build that executed it): where a build's time goes."""
 DIGEST = paths.BUILD / "helpers-digest.txt"
 # ipykernel's note that a local kernel talks over TCP without CurveZMQ keys: printed once per kernel,
 # nothing a reader of the build can act on (the kernel listens on localhost only).
@@ -158,18 +161,21 @@ def chapter_defaults(notebooks: list[str] | None = None) -> list[tuple[str, dict
 def artifact_sweeps(notebooks: list[str] | None = None) -> list:
     """The fine-tuning runs of the chapters' defaults as sweeps (``helpers.sweep.Sweep``, steps ``finetune``):
     one per (model, tasks, finetune settings), over the union of the chapters' seeds."""
-    from . import checks
+    from . import checks, finetune as F
     from .sweep import Sweep
 
     groups: dict[str, dict] = {}
     for doc, v in chapter_defaults(notebooks):
         seeds = set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed")))
+        settings = [v["finetune"] or {}, *({**(v["finetune"] or {}), **F.CONTROLS[c]}   # the ledger's control runs
+                                            for c in checks.as_list(v.get("controls")) if c in F.CONTROLS)]
         for model in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
-            key = cache.canonical_json([model, checks.as_list(v["tasks"]), v["finetune"] or {}])
-            g = groups.setdefault(key, {"model": model, "tasks": checks.as_list(v["tasks"]),
-                                        "finetune": v["finetune"] or {}, "seeds": set(), "chapters": []})
-            g["seeds"] |= seeds
-            g["chapters"].append(Path(doc).stem)
+            for finetune in settings:
+                key = cache.canonical_json([model, checks.as_list(v["tasks"]), finetune])
+                g = groups.setdefault(key, {"model": model, "tasks": checks.as_list(v["tasks"]),
+                                            "finetune": finetune, "seeds": set(), "chapters": []})
+                g["seeds"] |= seeds
+                g["chapters"].append(Path(doc).stem)
     sweeps = []
     for i, g in enumerate(groups.values()):
         sw = Sweep(name=f"book-artifacts-{i}", models=[g["model"]], tasks=g["tasks"], seeds=sorted(g["seeds"]),
@@ -220,8 +226,9 @@ COLD_ORDER = ("notebooks/03_local_structure", "notebooks/05_enhancement", "noteb
               "notebooks/07_during_finetuning", "notebooks/00_models_and_data")
 """Longest first, as measured cold (session 9, one process: 03 7.8 min, 05 5.3, 04 4.3, 08 3.7, 02 3.4, 01 1.8,
 07 1.1, 00 0.5): the order of stage 2 when the last build's times (``_build/book-times.json``) are unknown."""
-LATE = ("notebooks/06_claims_ledger", "notebooks/findings")
-"""Notebooks that read the tables of chapters 03-05: executed after every other notebook (stage 2)."""
+LATE = ("notebooks/06_claims_ledger", "notebooks/findings", "notebooks/status")
+"""Notebooks executed after every other notebook (stage 2): the ledger and findings read the tables of chapters
+03-05, the build status page the seconds of every cell executed before it (:data:`CELL_TIMES`)."""
 
 
 def chapter_env() -> dict:
@@ -237,18 +244,55 @@ def _execution_settings() -> dict:
     return {"timeout": int(execute.get("timeout", 1800)), "allow_errors": bool(execute.get("allow_errors", False))}
 
 
-def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | None]:
+def cell_seconds(nb) -> list[dict]:
+    """Per code cell of an executed notebook (nbclient's ``record_timing`` stamps, which this removes from the
+    cells): its index, id, seconds from the kernel receiving it to its reply, and its first code line."""
+    from datetime import datetime
+
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).pop("execution", None) if cell.cell_type == "code" else None
+        if not stamps or "iopub.execute_input" not in stamps or "shell.execute_reply" not in stamps:
+            continue
+        start, end = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+        rows.append({"cell": i, "id": cell.get("id", ""), "seconds": round((end - start).total_seconds(), 3),
+                     "code": first[:100]})
+    return rows
+
+
+def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | None, list[dict]]:
     """Execute one notebook as myst-nb's cache mode does (its folder as the working directory, the book's
-    timeout): (doc, the executed notebook as JSON or None, seconds, the error's traceback or None)."""
+    timeout): (doc, the executed notebook as JSON or None, seconds, the error's traceback or None, the seconds
+    of each code cell: :func:`cell_seconds`)."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
     path = Path(root) / f"{doc}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    res = single_nb_execution(nb, cwd=str(path.parent), meta_override=True, **_execution_settings())
+    res = single_nb_execution(nb, cwd=str(path.parent), meta_override=True, record_timing=True,
+                              **_execution_settings())
+    cells = cell_seconds(res.nb)
     if res.err is not None:
-        return doc, None, res.time, res.exc_string
-    return doc, nbformat.writes(res.nb), res.time, None
+        return doc, None, res.time, res.exc_string, cells
+    return doc, nbformat.writes(res.nb), res.time, None, cells
+
+
+def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
+    """The ``n`` slowest code cells of the last build's stage 2 (:data:`CELL_TIMES`), slowest first, with each
+    notebook's total: where the build's time went."""
+    import pandas as pd
+
+    path = CELL_TIMES if path is None else Path(path)
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    rows = [{"notebook": doc, **c} for doc, cells in recorded.items() for c in cells]
+    if not rows:
+        return pd.DataFrame(columns=["notebook", "cell", "seconds", "share of the notebook", "code"])
+    d = pd.DataFrame(rows)
+    d["share of the notebook"] = d.seconds / d.groupby("notebook").seconds.transform("sum")
+    return (d.sort_values("seconds", ascending=False).head(n)
+            [["notebook", "cell", "seconds", "share of the notebook", "code"]].reset_index(drop=True))
 
 
 def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=print, root: Path = paths.ROOT,
@@ -278,6 +322,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
 
     todo = [d for d in docs if not cached(d)]
     times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    cell_times = json.loads(CELL_TIMES.read_text()) if Path(cache_dir) == JUPYTER_CACHE and CELL_TIMES.is_file() else {}
     rank = {d: i for i, d in enumerate(COLD_ORDER)}
     first = sorted((d for d in todo if d not in LATE), key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))
     waves = [w for w in (first, [d for d in todo if d in LATE]) if w]
@@ -292,8 +337,10 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
             for wave in waves:
                 for fut in as_completed([pool.submit(_execute_one, d, root) for d in wave]):
-                    doc, text, seconds, err = fut.result()
-                    times[doc] = seconds
+                    doc, text, seconds, err, cells = fut.result()
+                    times[doc], cell_times[doc] = seconds, cells
+                    if Path(cache_dir) == JUPYTER_CACHE:      # the build status page (executed last) reads them
+                        cache.write_json_atomic(CELL_TIMES, cell_times)
                     if err is not None:
                         ok = False
                         say(f"[book execute] {doc} FAILED after {_fmt(seconds)} (the build below shows the error):\n"

@@ -625,7 +625,9 @@ def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "")
 
 C2_TESTS = {"ARI": "clusters: ARI with the labels", "held-out-type probe accuracy": "probe on held-out word types"}
 """The views of each named structure that decide C2: {measure of helpers.structure.c2_table: test name}."""
-C2_DRIFT = ("generic drift: the share of each token's 10 nearest neighbours kept and linear CKA, (seed s vs seed s') - "
+C2_DRIFT_NAME = "generic drift"
+"""The name of the measure reported beside C2 (:func:`c2_drift`), never deciding it."""
+C2_DRIFT = (C2_DRIFT_NAME + ": the share of each token's 10 nearest neighbours kept and linear CKA, (seed s vs seed s') - "
             "(pre-trained vs seed s), beyond " + f"{C2_DRIFT_MARGIN:g}" + " in every cell, mean of the transformer layers")
 """The generic drift reported beside C2 (:func:`c2_drift`)."""
 

@@ -89,7 +89,7 @@ def head_scores(run, transforms: dict, texts, labels, task: str, max_length: int
     import torch
     from transformers import AutoTokenizer
 
-    from . import tasks
+    from . import models, tasks
 
     model = run.classifier()
     base = getattr(model, model.base_model_prefix)
@@ -97,18 +97,21 @@ def head_scores(run, transforms: dict, texts, labels, task: str, max_length: int
     rows = []
     order = np.argsort([len(t) for t in texts])
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    mean_head = getattr(model.config, "classifier_pooling", "cls") == "mean"
     with torch.inference_mode():
-        last = {}
+        last, masks = {}, {}
         for b in batches:
             enc = tok([texts[i] for i in b], [pairs[i] for i in b] if pairs is not None else None,
                       truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            last[tuple(b)] = base(**enc).last_hidden_state
+            last[tuple(b)], masks[tuple(b)] = base(**enc).last_hidden_state, enc["attention_mask"]
         regression = tasks.spec(task).regression
         for name, f in progress.bar(list(transforms.items()), desc=desc, unit="condition"):
             preds = np.empty(len(texts), dtype=np.float64 if regression else np.int64)
             for b, h in last.items():
                 h2 = f(h)
-                if getattr(base, "pooler", None) is not None:  # BERT: pooler on [CLS], then the classifier
+                if mean_head:  # the mean-pooling head (helpers.models.mean_pooling_classifier)
+                    logits = model.classifier(model.dropout(models.mean_pooled(h2, masks[b])))
+                elif getattr(base, "pooler", None) is not None:  # BERT: pooler on [CLS], then the classifier
                     logits = model.classifier(model.dropout(base.pooler(h2)))
                 else:  # RoBERTa/MPNet-style heads read the sequence themselves
                     logits = model.classifier(h2)
@@ -205,7 +208,7 @@ def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int 
     so that "fine-tuning put *this* task in the top direction" is told apart from "any fine-tuning puts some
     label there".  Columns: task, replicate, state, k, removed, accuracy, majority.  Cached per replicate."""
     from . import cache, finetune as F
-    from .extract import check_aligned, extract, replicate_extractions, replicate_sample_seed
+    from .extract import on_replicate, replicate_extractions
 
     task_order = list(dict.fromkeys(t for t, _ in configs))
     frames = []
@@ -216,10 +219,7 @@ def knowledge_table(configs: dict, n_sentences: int = 400, n_fit_sentences: int 
         if others:
             run_u = F.finetune(configs[others[0], s])
             for part, n in (("validation", n_fit_sentences), ("test", n_sentences)):
-                ex[CROSS_TASK, part] = extract(run_u, task=cfg.task, split=part, n_sentences=n,
-                                               sample_seed=replicate_sample_seed(s), max_length=extract_max_length,
-                                               **cfg.data)
-                check_aligned(ex["fine-tuned", part], ex[CROSS_TASK, part])
+                ex[CROSS_TASK, part] = on_replicate(run_u, cfg, part, n, extract_max_length, like=ex["fine-tuned", part])
         for state in ("pre-trained", "fine-tuned", *([CROSS_TASK] if others else [])):
             fit, test = ex[state, "validation"], ex[state, "test"]
             li = layer if layer >= 0 else fit.n_layers + 1 + layer

@@ -46,12 +46,14 @@ def _spec(**kw) -> dict:
 
 
 def isotropy_metrics(X) -> dict[str, float]:
-    """The isotropy measures of one point cloud (rows = tokens), and its norms (:data:`NORMS`)."""
+    """The isotropy measures of one point cloud (rows = tokens), and its norms (:data:`NORMS`); the direction-based
+    ones (average cosine, the scale-free I(W)) on the rows with a direction
+    (:func:`helpers.geometry.rows_with_direction`)."""
     X = np.asarray(X)
     m = geometry.Moments.of(X)          # one pass for X^T X (I(W)), the covariance (IsoScore) and the mean
     iw = geometry.partition_and_norms(X, m)
     return {**{k: iw[k] for k in ("log10 I(W)", "log10 I(W) single-sign", SCALE_FREE)},
-            "IsoScore": geometry.isoscore(m), "average cosine": geometry.average_cosine(X),
+            "IsoScore": geometry.isoscore(m), "average cosine": geometry.average_cosine(geometry.rows_with_direction(X)),
             **{k: iw[k] for k in NORMS}}
 
 

@@ -206,14 +206,24 @@ def replicate_sample_seed(seed: int, sample: int = 0) -> int:
     return seed + sample * SAMPLE_STRIDE
 
 
+def on_replicate(encoder, cfg, split: str, n_sentences: int, extract_max_length: int, like=None) -> "Extraction":
+    """Hidden states of ``encoder`` (a model name or a fine-tuning run: the pre-trained model, this replicate's
+    run or another one) on the sentences of replicate ``cfg.seed``: its sample of ``n_sentences`` from ``split``
+    of ``cfg.task`` (seeded by :func:`replicate_sample_seed`, read with the run's data settings).  With ``like``
+    (an extraction of the same sentences), checked aligned with it token by token."""
+    ex = extract(encoder, task=cfg.task, split=split, n_sentences=n_sentences,
+                 sample_seed=replicate_sample_seed(cfg.seed), max_length=extract_max_length, **cfg.data)
+    if like is not None:
+        check_aligned(like, ex)
+    return ex
+
+
 def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
     """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
     ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``
-    (``{split: number of sentences}``), the two states aligned token by token."""
+    (``{split: number of sentences}``), the two states aligned token by token (:func:`on_replicate`)."""
     ex = {}
     for part, n in sizes.items():
-        kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=replicate_sample_seed(cfg.seed),
-                  max_length=extract_max_length, **cfg.data)
-        ex["pre-trained", part], ex["fine-tuned", part] = extract(cfg.model, **kw), extract(run, **kw)
-        check_aligned(ex["pre-trained", part], ex["fine-tuned", part])
+        pre = on_replicate(cfg.model, cfg, part, n, extract_max_length)
+        ex["pre-trained", part], ex["fine-tuned", part] = pre, on_replicate(run, cfg, part, n, extract_max_length, like=pre)
     return ex

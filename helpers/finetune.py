@@ -54,6 +54,10 @@ class FinetuneConfig:
                                        # data's content digest instead
     nproc: int = 1                     # processes (GPUs) of one run; above 1 it is launched with torchrun and
                                        # batch_size stays the global batch (batch_size / nproc per device)
+    train_labels: str = "true"         # "shuffled": the training labels permuted (seeded by the run's seed), the
+                                       # label-shuffled control; validation and test keep their labels
+    pooling: str = "cls"               # what the head reads: "cls" (the pooled [CLS] position) or "mean" (the mean
+                                       # of the last layer's tokens, how MiniLM was trained): helpers.models.POOLINGS
 
     def key_spec(self, model_spec: models.ModelSpec, table: pd.DataFrame | None = None) -> dict:
         """The run's identity: its settings, the model's identity, the **content** of its data (a digest of the
@@ -62,6 +66,9 @@ class FinetuneConfig:
         caller has it (else it is loaded here)."""
         d = asdict(self)
         d.pop("glue_dir")
+        for name, default in (("train_labels", "true"), ("pooling", "cls")):
+            if d[name] == default:          # a default leaves the key as it was before the setting existed
+                d.pop(name)
         d["model"] = model_spec.identity
         d["task"] = tasks.key_name(self.task)
         data = tasks.table_digest(table) if table is not None else tasks.data_digest(self.task, self.split_seed, self.glue_dir)
@@ -73,13 +80,35 @@ class FinetuneConfig:
         training examples"."""
         return (f"{self.epochs:g} epoch{'' if self.epochs == 1 else 's'} at learning rate {self.learning_rate:g}, "
                 f"batch size {self.batch_size}, sequences up to {self.max_length} tokens, "
-                f"{'all' if self.train_size is None else f'{self.train_size:,}'} training examples")
+                f"{'all' if self.train_size is None else f'{self.train_size:,}'} training examples"
+                + (", training labels shuffled (the label-shuffled control)" if self.train_labels == "shuffled" else "")
+                + (", a head on the mean of the last layer's tokens" if self.pooling == "mean" else ""))
 
     @property
     def data(self) -> dict:
         """The arguments that locate the run's data (``split_seed``, ``glue_dir``), for ``tasks.load`` and
         ``extract.extract``: every chapter reads the same splits as the run."""
         return {"split_seed": self.split_seed, "glue_dir": self.glue_dir}
+
+
+TRAIN_LABELS = ("true", "shuffled")
+"""The choices of ``FinetuneConfig.train_labels``."""
+CONTROLS = {"label-shuffled": {"train_labels": "shuffled"}, "mean-pooling head": {"pooling": "mean"}}
+"""Control fine-tunings by name: the settings that turn a run into its control (the same run otherwise).
+``label-shuffled``: the same texts with their labels permuted (what running the optimiser does without the task);
+``mean-pooling head``: the head reads the mean of the last layer instead of [CLS] (how much of the change is
+fine-tuning moving the readout away from the one a mean-pooled sentence encoder was trained for)."""
+SHUFFLE_SEED_OFFSET = 7919
+"""The permutation of a label-shuffled run is seeded by its seed + this offset (not the seed itself, which also
+draws its subsample and initialises its head)."""
+
+
+def shuffled_labels(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``df`` with its ``label`` column permuted (seeded by ``seed`` + :data:`SHUFFLE_SEED_OFFSET`): the same
+    labels in the same proportions, no longer tied to their texts.  Fine-tuning on it is the label-shuffled
+    control: everything a real run does (learning rate, epochs, steps, head) but learning the task."""
+    rng = np.random.default_rng(seed + SHUFFLE_SEED_OFFSET)
+    return df.assign(label=rng.permutation(df.label.to_numpy()))
 
 
 ACCURACY_FLOORS = {"mr": 0.78, "bshift": 0.65}
@@ -123,11 +152,13 @@ class FinetuneRun:
         return sorted((int(p.name.split("-")[1]), p) for p in d.glob("step-*")) if d.is_dir() else []
 
     def classifier(self):
-        """The fine-tuned ``AutoModelForSequenceClassification`` (safetensors, eval mode)."""
-        from transformers import AutoModelForSequenceClassification
+        """The fine-tuned sequence classifier (safetensors, eval mode; the mean-pooling class where the run's head
+        reads the mean: :func:`helpers.models.classifier_class`)."""
+        from transformers import AutoConfig
 
-        return AutoModelForSequenceClassification.from_pretrained(
-            self.model_dir, use_safetensors=True, trust_remote_code=False, local_files_only=True).eval()
+        config = AutoConfig.from_pretrained(self.model_dir, trust_remote_code=False, local_files_only=True)
+        return models.classifier_class(config).from_pretrained(
+            self.model_dir, config=config, use_safetensors=True, trust_remote_code=False, local_files_only=True).eval()
 
     @property
     def total_steps(self) -> int:
@@ -150,9 +181,11 @@ def validate(cfg: FinetuneConfig) -> tuple[models.ModelSpec, tasks.TaskSpec, pd.
         raise checks.ParameterError(f"checkpoints={cfg.checkpoints!r} is not valid; it must be an integer >= 0")
     if not 0 <= cfg.warmup_ratio < 1:
         raise checks.ParameterError(f"warmup_ratio={cfg.warmup_ratio!r} is not valid; it must be in [0, 1)")
+    checks.choice("train_labels", cfg.train_labels, TRAIN_LABELS)
     if cfg.weight_decay < 0:
         raise checks.ParameterError(f"weight_decay={cfg.weight_decay!r} is not valid; it must be >= 0")
     mspec = models.resolve(cfg.model)
+    models.check_pooling(mspec, cfg.pooling)
     limit = models.max_length(mspec)
     if cfg.max_length > limit:
         raise checks.ParameterError(f"max_length={cfg.max_length} is above the limit of model {cfg.model!r}; it must be <= {limit}")
@@ -365,6 +398,8 @@ def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
     set_seed(cfg.seed)
     tok = models.load_tokenizer(mspec)
     train = subsample(tasks.split(df, "train"), cfg.train_size, cfg.seed)
+    if cfg.train_labels == "shuffled":
+        train = shuffled_labels(train, cfg.seed)
     val = subsample(tasks.split(df, "validation"), cfg.eval_size, cfg.seed)
     test = tasks.split(df, "test")
     ds_train, ds_val, ds_test = (_encode(tok, d, cfg.max_length, tspec.regression) for d in (train, val, test))
@@ -383,7 +418,7 @@ def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
     meter = progress.Meter(f"finetune {cfg.model} {cfg.task} seed {cfg.seed}", total,
                            {"examples": cfg.batch_size, "tokens": cfg.batch_size * mean_tokens})
     with (cache.building(final, cfg.key_spec(mspec, df)) if rank == 0 else _scratch()) as tmp:
-        model = models.load_classifier(mspec, tspec.num_labels, tspec.regression)
+        model = models.load_classifier(mspec, tspec.num_labels, tspec.regression, cfg.pooling)
         args = TrainingArguments(
             output_dir=str(tmp / "trainer"), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
             per_device_train_batch_size=cfg.batch_size // cfg.nproc, per_device_eval_batch_size=max(64, cfg.batch_size),

@@ -50,6 +50,15 @@ def unit_rows(X) -> np.ndarray:
     return X / norms
 
 
+def rows_with_direction(X) -> np.ndarray:
+    """The rows of X that have a direction (norm > 0).  A processing can map a token exactly onto zero (cluster-
+    wise centring of a cluster of identical vectors, e.g. every [CLS] of an encoder's layer 0); a direction-based
+    measure (cosines, :data:`SCALE_FREE`) leaves such rows out, a measure of the vectors themselves keeps them."""
+    X = np.asarray(X)
+    keep = np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1) > 0
+    return X if keep.all() else X[keep]
+
+
 # ----------------------------------------------------------------------------- streaming moments
 @dataclass
 class Moments:
@@ -555,14 +564,14 @@ NORMS = ("mean norm", "norm of the mean")
 
 def partition_and_norms(X, moments: "Moments | None" = None) -> dict[str, float]:
     """log10 I(W) over +-u, the authors' single-sign log10 I(W) (:func:`partition_isotropy`), that of the unit
-    rows (:data:`SCALE_FREE`), and :data:`NORMS`:
+    rows (:data:`SCALE_FREE`; rows of zero length have no direction and are left out of it), and :data:`NORMS`:
     the mean row norm and the norm of the mean row, from one pass of moments (``moments``, if already computed)."""
     X = _check(X)
     m = Moments.of(X) if moments is None else moments
     both, single = partition_isotropy_signs(X, second_moment=m.second_moment)
     ln10 = np.log(10)
     return {"log10 I(W)": both / ln10, "log10 I(W) single-sign": single / ln10,
-            SCALE_FREE: partition_isotropy(unit_rows(X), return_log=True) / ln10,
+            SCALE_FREE: partition_isotropy(unit_rows(rows_with_direction(X)), return_log=True) / ln10,
             "mean norm": float(np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1).mean()),
             "norm of the mean": float(np.linalg.norm(m.mean))}
 

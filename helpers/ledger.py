@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import claims as C, directions as D, enhancement as EN, structure as S, transforms as TR
+from . import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR
 from .checks import as_list
 
 NOT_REPORTED = "not reported in the sources available (only the abstract was read; no number of the paper is known)"
@@ -122,15 +122,18 @@ def c6_verdict(scores: pd.DataFrame, methods, layer: int, section: str = "") -> 
                    "pre-trained share of the room to gain (1 - score) - fine-tuned share", C.HEADROOM_RULE)
 
 
-def c2_verdict(configs: dict, n_sentences: int, extract_max_length: int, k: int, layers, section: str = "") -> C.Verdict:
+def c2_verdict(configs: dict, n_sentences: int, extract_max_length: int, k: int, layers, section: str = "",
+               c2_rows: pd.DataFrame | None = None, change_rows: pd.DataFrame | None = None) -> C.Verdict:
     """C2 on the structures it names (:func:`helpers.structure.c2_table`, the last layer, k-means with ``k``
     clusters), with the generic drift of the space (:func:`helpers.structure.change_table`, the mean of ``layers``)
-    reported beside it."""
-    named = S.c2_table(configs, n_sentences, extract_max_length, k).drop(columns="other_seed")
-    named = named.assign(layer=int(max(layers)))
-    drift = C.by_layer(C.c2_drift, S.change_table(configs, n_sentences, extract_max_length).drop(columns="other_seed"),
-                       layers=layers, section=section)
-    return C.with_reported(C.by_layer(C.c2_named_structures, named, section=section), drift, C.C2_DRIFT.split(":")[0])
+    reported beside it; a chapter that already holds the two tables passes them (``c2_rows``, ``change_rows``)."""
+    if c2_rows is None:
+        c2_rows = S.c2_table(configs, n_sentences, extract_max_length, k)
+    if change_rows is None:
+        change_rows = S.change_table(configs, n_sentences, extract_max_length)
+    named = c2_rows.drop(columns="other_seed").assign(layer=int(max(layers)))
+    drift = C.by_layer(C.c2_drift, change_rows.drop(columns="other_seed"), layers=layers, section=section)
+    return C.with_reported(C.by_layer(C.c2_named_structures, named, section=section), drift, C.C2_DRIFT_NAME)
 
 
 def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
@@ -158,6 +161,81 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     return out
 
 
+LABEL_SHUFFLED, MEAN_POOLING = "label-shuffled", "mean-pooling head"
+CONTROLS = tuple(F.CONTROLS)
+"""Control fine-tunings a ledger can decide every claim on beside the real runs (the ``controls`` parameter of
+chapter 06 and the findings page), each the same runs (settings, seeds, sentences) with one thing changed
+(``helpers.finetune.CONTROLS``): ``label-shuffled`` trains on labels permuted across the texts, so it shows what
+any fine-tuning at this learning rate and length does to the space against what learning the task does;
+``mean-pooling head`` trains a head on the mean of the last layer's tokens instead of the pooled [CLS] position,
+so it shows how much of the change comes from moving the readout away from the one MiniLM was trained for."""
+CONTROL_READINGS = {
+    LABEL_SHUFFLED: "A claim about what fine-tuning does that the label-shuffled fine-tuning supports too is not about "
+                    "learning the task: any run of this length moves the space that way.",
+    MEAN_POOLING: "A verdict that changes when the head reads the mean of the tokens (as MiniLM's own training did) "
+                  "rather than [CLS] depends on the readout the fine-tuning trains, not only on the task.",
+}
+"""How to read each control's column."""
+
+
+def check_controls(controls) -> list[str]:
+    """The ``controls`` parameter checked against :data:`CONTROLS` (a list, or None for none)."""
+    from .checks import choice
+
+    names = list(dict.fromkeys(as_list(controls))) if controls is not None else []
+    for name in names:
+        choice("controls", name, CONTROLS)
+    return names
+
+
+def control_configs(configs: dict, control: str) -> dict:
+    """The fine-tuning configurations of ``control`` beside ``configs`` (same keys, settings and seeds)."""
+    from dataclasses import replace
+
+    if control not in F.CONTROLS:
+        raise ValueError(f"control={control!r} is not valid; choose one of: {', '.join(CONTROLS)}")
+    return {k: replace(cfg, **F.CONTROLS[control]) for k, cfg in configs.items()}
+
+
+def control_verdicts(configs: dict, controls, n_sentences: int = 400, n_train_sentences: int = 400, methods=None,
+                     n_clusters: int = 27, max_fit_tokens: int | None = 20_000,
+                     extract_max_length: int = 128) -> dict[str, list]:
+    """``{control: C1-C7}`` decided by the same functions on each control fine-tuning of ``configs``
+    (:func:`control_configs`), measured on the same sentences."""
+    return {c: verdicts(control_configs(configs, c), n_sentences, n_train_sentences, methods, n_clusters,
+                        max_fit_tokens, extract_max_length) for c in check_controls(controls)}
+
+
+def control_column(real, control) -> list[str]:
+    """One cell per claim: the control run's verdict and estimate in its own headline cell ("" where the claim was
+    not measured)."""
+    by = {v.claim: v for v in control}
+    return ["" if v.claim not in by or by[v.claim].verdict == C.NOT_MEASURED else
+            f"{by[v.claim].verdict}, {by[v.claim].interval()} ({by[v.claim].where})" for v in real]
+
+
+def controls_sentence(real, controls: dict) -> str:
+    """What the control fine-tunings say, claim by claim where they support what the real runs support (or say
+    how to run them when none was)."""
+    if not controls:
+        return ("No control fine-tuning was run here. With `controls=[\"label-shuffled\"]` every claim is decided "
+                "again on runs with the same settings and seeds whose training labels are permuted across the texts; "
+                "with `controls=[\"mean-pooling head\"]`, on runs whose head reads the mean of the last layer instead "
+                "of [CLS]; the ledger gets a column for each.")
+    lines = []
+    for name, control in controls.items():
+        by = {v.claim: v for v in control}
+        both = [v.claim for v in real if v.verdict == C.SUPPORTED and by.get(v.claim) is not None
+                and by[v.claim].verdict == C.SUPPORTED]
+        differ = [f"{v.claim} ({v.verdict} on the real runs, {by[v.claim].verdict} here)" for v in real
+                  if v.verdict != C.NOT_MEASURED and v.claim in by and by[v.claim].verdict not in (v.verdict, C.NOT_MEASURED)]
+        lines.append(f"- **{name}**: " + (f"supports {', '.join(both)} as the real runs do" if both else
+                                          "supports none of the claims the real runs support")
+                     + (f"; differs on {', '.join(differ)}." if differ else "; no verdict differs.")
+                     + f" {CONTROL_READINGS.get(name, '')}".rstrip())
+    return "\n".join(lines)
+
+
 def verdicts_by_model(models, tasks, seeds, finetune: dict | None = None, n_sentences: int = 400,
                       n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
                       max_fit_tokens: int | None = 20_000, extract_max_length: int = 128) -> dict[str, list]:
@@ -165,8 +243,6 @@ def verdicts_by_model(models, tasks, seeds, finetune: dict | None = None, n_sent
     fine-tuning budget under the chapter's ``finetune`` dict: :func:`helpers.finetune.configs_for`) and measured on
     the same sentences, by the same claim functions; the first model is the reference of
     :func:`helpers.claims.compare_models`."""
-    from . import finetune as F
-
     names = list(dict.fromkeys(as_list(models)))
     return {m: verdicts(F.configs_for(m, tasks, seeds, finetune or {}), n_sentences, n_train_sentences, methods,
                         n_clusters, max_fit_tokens, extract_max_length) for m in names}
@@ -236,14 +312,19 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
     return "\n".join(lines)
 
 
-def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int) -> str:
-    """What limits every verdict of the run, from its parameters: the model, the fine-tuning budget, the
+def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int,
+                     convergence: pd.DataFrame | None = None) -> str:
+    """What limits every verdict of the run, from its parameters: the model, the fine-tuning budget and (given
+    the runs' ``convergence``, :func:`helpers.convergence.convergence_table`) whether they reached a plateau, the
     replicates and the effect they can detect, the samples, the layer rule."""
+    from . import convergence as CV
+
     cfg = next(iter(configs.values()))
     n = len({s for _, s in configs})          # fine-tuning seeds per task
     return "\n".join([
         f"- **The model is not the paper's.** {card.get('differs_from_paper', card['name'])}",
-        f"- **A CPU budget.** Each fine-tuning run: {cfg.describe()}.",
+        f"- **A CPU budget.** Each fine-tuning run: {cfg.describe()}."
+        + (f" {CV.convergence_sentence(convergence)}" if convergence is not None else ""),
         f"- **Replicates and power.** The unit of replication is the fine-tuning seed: {n} per task. A claim is "
         f"supported in a cell only when the {int(C.LEVEL * 100)}% t-interval of its {n} paired differences excludes "
         f"zero, that is when |mean| exceeds {C.detectable_ratio(n):.2f} standard deviations of the seed-to-seed "
@@ -272,13 +353,14 @@ def layer_grid(verdicts) -> pd.DataFrame:
     return grid[[*cols, "tally", GRID_VERDICT]].fillna("")
 
 
-def findings(verdicts) -> pd.DataFrame:
+def findings(verdicts, controls: dict | None = None) -> pd.DataFrame:
     """One row per claim for a reader: the claim, the book's verdict (on the mean over layers), the last layer's
     (the paper's convention), the statistic it rests on (what is measured, in which unit, where), its estimate
     with the 95% interval over fine-tuning seeds and its minimum detectable effect, the scale-free co-criterion,
-    the control run (or the control inside the criterion), the paper's sources."""
+    the control run (or the control inside the criterion), the paper's sources; with ``controls`` ({name: their
+    verdicts}, :func:`control_verdicts`) a column per control fine-tuning before the last."""
     measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
-    return pd.DataFrame([{
+    table = pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
         "last layer alone": v.last_layer_column() if m else "",
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
@@ -287,3 +369,6 @@ def findings(verdicts) -> pd.DataFrame:
         "co-criterion (must agree)": (v.co_text() or "none") if m else "",
         "control run": (v.control_text() or f"within the criterion: {v.control}") if m else "",
         "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])
+    for name, control in (controls or {}).items():
+        table.insert(len(table.columns) - 1, f"{name} fine-tuning (control)", control_column(verdicts, control))
+    return table

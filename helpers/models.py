@@ -284,14 +284,83 @@ def load_encoder(spec: ModelSpec | str):
     return model.eval()
 
 
-def load_classifier(spec: ModelSpec | str, num_labels: int, regression: bool = False):
-    """``AutoModelForSequenceClassification`` with a fresh head (regression head if asked)."""
+POOLINGS = ("cls", "mean")
+"""What a fine-tuning head reads: ``cls``, the [CLS] position through the encoder's pooler (the default of
+``AutoModelForSequenceClassification``), or ``mean``, the mean of the last layer over the real tokens (how
+sentence-transformers such as MiniLM were trained).  Stored in the fine-tuned model's config as
+``classifier_pooling`` (the name ModernBERT's config uses for the same choice)."""
+
+
+def mean_pooled(hidden, attention_mask):
+    """Mean of ``hidden`` (batch, tokens, dim) over the positions where ``attention_mask`` is 1."""
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+@functools.lru_cache(maxsize=None)
+def mean_pooling_classifier():
+    """``BertForSequenceClassification`` whose head reads the masked mean of the last layer (:func:`mean_pooled`)
+    instead of the pooled [CLS] position; the same weights (the unused pooler kept), so ``AutoModel`` still loads
+    its encoder.  Defined on first use (transformers is imported lazily)."""
+    import torch
+    from transformers import BertForSequenceClassification
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    class MeanPoolingBertForSequenceClassification(BertForSequenceClassification):
+        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            h = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                          position_ids=position_ids).last_hidden_state
+            logits = self.classifier(self.dropout(mean_pooled(h, attention_mask)))
+            loss = None
+            if labels is not None:
+                if self.config.problem_type == "regression":
+                    loss = torch.nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+                else:
+                    loss = torch.nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+            return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    return MeanPoolingBertForSequenceClassification
+
+
+def classifier_class(config):
+    """The class that loads a sequence classifier with this config: the mean-pooling one where
+    ``config.classifier_pooling == "mean"``, else ``AutoModelForSequenceClassification``."""
     from transformers import AutoModelForSequenceClassification
 
+    return mean_pooling_classifier() if getattr(config, "classifier_pooling", "cls") == "mean" else \
+        AutoModelForSequenceClassification
+
+
+def check_pooling(spec: ModelSpec, pooling: str, config=None) -> None:
+    """``pooling`` checked against :data:`POOLINGS` and the model: the mean-pooling head is built on BERT-family
+    encoders only (before any training starts)."""
+    from transformers import AutoConfig
+
+    from .checks import ParameterError, choice
+
+    choice("pooling", pooling, POOLINGS)
+    if pooling == "mean":
+        config = config if config is not None else AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+        if config.model_type != "bert":
+            raise ParameterError(f"pooling='mean' is not valid for model {spec.name!r} ({config.model_type}); the "
+                                 "mean-pooling head is built on BERT-family encoders only; choose pooling='cls'")
+
+
+def load_classifier(spec: ModelSpec | str, num_labels: int, regression: bool = False, pooling: str = "cls"):
+    """A sequence classifier with a fresh head (regression head if asked) reading ``pooling`` (:data:`POOLINGS`;
+    ``mean`` needs a BERT-family encoder)."""
+    from transformers import AutoConfig
+
     spec = resolve(spec) if isinstance(spec, str) else spec
-    kw = dict(num_labels=1 if regression else num_labels,
-              problem_type="regression" if regression else "single_label_classification")
-    return AutoModelForSequenceClassification.from_pretrained(spec.location, use_safetensors=True, **kw, **_kwargs(spec))
+    config = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    check_pooling(spec, pooling, config)
+    config.num_labels = 1 if regression else num_labels
+    config.problem_type = "regression" if regression else "single_label_classification"
+    if pooling == "mean":
+        config.classifier_pooling = "mean"
+    return classifier_class(config).from_pretrained(spec.location, config=config, use_safetensors=True, **_kwargs(spec))
 
 
 def model_card(spec: ModelSpec | str) -> dict:

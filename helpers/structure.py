@@ -314,15 +314,13 @@ def replicate_spaces(configs: dict, task: str, seed: int, n_sentences: int = 400
     replicate's seed): the pre-trained model, run ``seed``, and run s' (:func:`other_seed`), aligned token by
     token.  Returns (pre, fine, other, s')."""
     from . import finetune as F
-    from .extract import check_aligned, extract, replicate_extractions, replicate_sample_seed
+    from .extract import on_replicate, replicate_extractions
 
     other = other_seed(configs, task, seed)
     cfg = configs[task, seed]
     ex = replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
-    o = extract(F.finetune(configs[task, other]), task=cfg.task, split="test", n_sentences=n_sentences,
-                sample_seed=replicate_sample_seed(seed), max_length=extract_max_length, **cfg.data)
     pre, fine = ex["pre-trained", "test"], ex["fine-tuned", "test"]
-    check_aligned(fine, o)
+    o = on_replicate(F.finetune(configs[task, other]), cfg, "test", n_sentences, extract_max_length, like=fine)
     return pre, fine, o, other
 
 

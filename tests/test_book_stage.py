@@ -25,6 +25,22 @@ def test_stage_covers_every_run_every_chapter_resolves():
     assert "notebooks/00_models_and_data" not in names          # declares no seed: it trains nothing
 
 
+def test_stage_builds_a_chapters_control_runs_beside_its_real_ones(tmp_path):
+    """A chapter whose defaults ask for the label-shuffled control gets those runs built too (same model, tasks
+    and seeds; the control's settings added to its ``finetune``)."""
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbf.v4.new_code_cell(f"model = 'minilm'\ntasks = ['mr']\nseeds = [0, 1]\ncontrols = ['label-shuffled']\n"
+                             f"finetune = {TINY_FT!r}")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p]
+    path = tmp_path / "42_controls.ipynb"
+    nbf.write(nb, path)
+    sweeps = book.artifact_sweeps([str(path)])
+    assert [sw.finetune for sw in sweeps] == [TINY_FT, {**TINY_FT, "train_labels": "shuffled"}]
+    assert all(sw.seeds == [0, 1] and sw.tasks == ["mr"] for sw in sweeps)
+
+
 @pytest.fixture
 def training_chapter(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "EXECUTED", tmp_path / "executed")
@@ -118,3 +134,25 @@ def test_execution_stage_runs_notebooks_in_parallel_and_stores_them_as_myst_nb_f
     lines.clear()
     assert book.execute_chapters(workers=2, notebooks=["nb/a", "nb/b"], root=tmp_path, cache_dir=jc_dir, say=lines.append)
     assert lines[0].startswith("[book execute] 0 of 2 notebook(s) to execute"), lines
+
+
+def test_stage_two_records_every_cells_seconds_and_names_the_slowest(tmp_path):
+    """Each executed code cell gets its seconds (nbclient's timing stamps, removed from the stored notebook); a
+    cell that sleeps 2 s is the slowest, with its share of its notebook."""
+    import json
+
+    import nbformat
+
+    from helpers import book
+
+    _notebook(tmp_path / "nb" / "slow.ipynb", "import time\ntime.sleep(2)")
+    doc, text, seconds, err, cells = book._execute_one("nb/slow", tmp_path)
+    assert err is None and len(cells) == 1 and 1.9 < cells[0]["seconds"] < seconds
+    assert cells[0]["code"] == "import time"
+    assert all("execution" not in c.metadata for c in nbformat.reads(text, as_version=4).cells)
+    record = tmp_path / "cell-times.json"
+    record.write_text(json.dumps({"nb/slow": cells, "nb/fast": [{"cell": 0, "id": "x", "seconds": 0.5, "code": "1"},
+                                                                {"cell": 1, "id": "y", "seconds": 1.5, "code": "2"}]}))
+    slow = book.slowest_cells(2, record)
+    assert list(slow.notebook) == ["nb/slow", "nb/fast"] and slow["share of the notebook"].tolist() == [1.0, 0.75]
+    assert book.slowest_cells(5, tmp_path / "absent.json").empty

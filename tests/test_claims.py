@@ -467,6 +467,13 @@ def test_findings_page_summary_caveats_and_columns():
     caveats = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 400, 400)
     assert "1 epoch at learning rate 0.0001" in caveats and "3 per task" in caveats and "2.48 standard" in caveats
     assert "Contrastive, not MLM." in caveats and C.LAYER_RULE in caveats and "80% power" in caveats
+    import pandas as pd
+
+    from helpers import convergence as CV
+    slow = pd.DataFrame([{"model": "minilm", "task": "bshift", "seed": 1, "gain in the last quarter": 0.1, "noise": 0.04,
+                          "training loss drop in the last quarter": 0.2, "verdict": CV.IMPROVING}])
+    assert "plateau" not in caveats
+    assert "0 of 1 run reached a plateau" in LG.findings_caveats(card, {("mr", 0): cfg}, 400, 400, slow)
     cfg2 = FinetuneConfig(epochs=2.0, train_size=1000)
     assert "2 epochs at" in LG.findings_caveats(card, {("mr", 0): cfg2}, 10, 10)
     assert "1,000 training examples" in cfg2.describe() and "all training examples" in cfg.describe()
@@ -654,6 +661,41 @@ def test_c6_headroom_contrast():
     cell = share.detail[share.detail.test.str.startswith("pre-trained share")].iloc[0]
     assert v.co["estimate"] == pytest.approx(cell.estimate) and v.co["estimate"] < 0      # the co-criterion's own cell
     assert v.co_text().startswith("pre-trained share of the room to gain (1 - score) - fine-tuned share: ")
+
+
+def test_label_shuffled_control_column_and_sentence():
+    """The control fine-tuning's verdicts beside the real ones: a column per control in the findings table and
+    the ledger, and a sentence naming the claims the control supports as the real runs do."""
+    from helpers import ledger as LG
+
+    real = [_v("C1", C.SUPPORTED), _v("C3", C.SUPPORTED), _v("C4", C.SUPPORTED), C.not_measured("C7", "S")]
+    control = [_v("C1", C.SUPPORTED, estimate=-0.4, low=-0.6, high=-0.2), _v("C3", C.INCONCLUSIVE),
+               _v("C4", C.CONTRADICTED), C.not_measured("C7", "S")]
+    column = LG.control_column(real, control)
+    assert column[0] == "supported, -0.4 [-0.6, -0.2] (layer 6; mr)" and column[2].startswith("contradicted")
+    assert column[3] == ""
+    table = LG.findings(real, {"label-shuffled": control})
+    assert list(table.columns)[-2:] == ["label-shuffled fine-tuning (control)", "the paper's sources say"]
+    text = LG.controls_sentence(real, {"label-shuffled": control})
+    assert ("**label-shuffled**: supports C1 as the real runs do; differs on C3 (supported on the real runs, "
+            "inconclusive here), C4 (supported on the real runs, contradicted here).") in text
+    assert LG.CONTROL_READINGS["label-shuffled"] in text
+    assert "supports none" in LG.controls_sentence(real, {"label-shuffled": control[1:]})
+    same = LG.controls_sentence(real, {"mean-pooling head": real})
+    assert "supports C1, C3, C4 as the real runs do; no verdict differs." in same
+    assert LG.CONTROL_READINGS["mean-pooling head"] in same and "label-shuffled" not in same
+    assert "controls=" in LG.controls_sentence(real, {})
+    assert LG.check_controls(None) == [] and LG.check_controls("label-shuffled") == ["label-shuffled"]
+    from helpers import finetune as F
+    from helpers.checks import ParameterError
+
+    with pytest.raises(ParameterError, match="controls='shuffled'.*label-shuffled"):
+        LG.check_controls(["shuffled"])
+    cfg = F.FinetuneConfig()
+    assert LG.control_configs({("mr", 0): cfg}, "label-shuffled")["mr", 0].train_labels == "shuffled"
+    mean = LG.control_configs({("mr", 0): cfg}, "mean-pooling head")["mr", 0]
+    assert mean.pooling == "mean" and mean.train_labels == "true" and "mean of the last layer" in mean.describe()
+    assert set(LG.CONTROL_READINGS) == set(LG.CONTROLS)
 
 
 def test_findings_summary_says_where_a_co_criterion_or_a_control_run_matters():

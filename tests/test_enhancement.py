@@ -66,6 +66,27 @@ def test_scale_free_isotropy_ignores_the_norms():
     assert abs(a["log10 I(W)"] - b["log10 I(W)"]) > 0.05
 
 
+def test_tokens_a_method_maps_onto_zero_leave_the_direction_measures_only():
+    """Cluster-wise centring of a block of identical vectors (every [CLS] of a layer 0) maps them exactly onto
+    zero: they have no direction, so the cosine and scale-free measures are taken on the other rows, while I(W)
+    and the norms keep every row; a cloud without such rows is measured as before."""
+    from helpers import geometry as G
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 8)) + 3.0, np.tile(rng.normal(size=(1, 8)) * 10 + 40, (60, 1))]).astype(np.float32)
+    processed = EN.fit_methods(["Clustering+ZM"], X, seed=0, n_clusters=3)["Clustering+ZM"].transform(X)
+    zero = np.linalg.norm(processed, axis=1) == 0
+    assert zero.sum() == 60                               # the identical block is its own cluster: centred to zero
+    with pytest.raises(ValueError, match="zero-norm"):
+        G.unit_rows(processed)
+    m = EN.isotropy_metrics(processed)
+    kept = EN.isotropy_metrics(processed[~zero])
+    assert all(np.isfinite(v) for v in m.values())
+    assert m[EN.SCALE_FREE] == pytest.approx(kept[EN.SCALE_FREE]) and m["average cosine"] == pytest.approx(kept["average cosine"])
+    assert m["mean norm"] == pytest.approx(kept["mean norm"] * 300 / 360, rel=1e-5)   # the norms keep every row
+    assert G.rows_with_direction(X) is X or np.array_equal(G.rows_with_direction(X), X)
+
+
 def test_layer_isotropy_of_the_cloud(tiny):
     _, ex = tiny
     real = EN.layer_isotropy(ex["pre", "train"], ex["pre", "test"], ["ZM"], layers=[6])

@@ -103,6 +103,8 @@ def test_interrupted_run_leaves_nothing_marked_done(tmp_cache, monkeypatch):
     (dict(train_size=10**6), "train_size"),
     (dict(batch_size=0), "batch_size"),
     (dict(warmup_ratio=1.5), "warmup_ratio"),
+    (dict(train_labels="random"), "train_labels='random'.*shuffled"),
+    (dict(pooling="max"), "pooling='max'.*mean"),
 ])
 def test_bad_input_stops_before_training(bad, match, tmp_cache, monkeypatch):
     import transformers
@@ -144,6 +146,59 @@ def test_finetune_settings_are_one_checked_dict():
     m = models.resolve("minilm")
     assert F.run_dir(a, m) == F.run_dir(b, m)               # where the data lives is not part of the run's key
     assert F.run_dir(F.configs_for("minilm", ["mr"], [0], {"split_seed": 1})["mr", 0], m) != F.run_dir(b, m)
+
+
+def test_label_shuffled_control_is_its_own_run_on_permuted_training_labels():
+    """The label-shuffled control: the same labels in the same proportions, no longer tied to their texts, seeded;
+    its own key; the default run's key does not mention the setting (adding the control re-keyed nothing but the
+    code digest)."""
+    df = F.subsample(tasks.split(tasks.load("mr"), "train"), 400, 0)
+    a, b = F.shuffled_labels(df, 0), F.shuffled_labels(df, 0)
+    assert a.equals(b) and a.text.equals(df.text)                         # seeded; texts untouched
+    assert sorted(a.label) == sorted(df.label)                            # the same labels, the same proportions
+    assert 0.35 < (a.label == df.label).mean() < 0.65                      # about half moved for a balanced task
+    assert not a.label.equals(F.shuffled_labels(df, 1).label)
+    m = models.resolve("minilm")
+    true = F.configs_for("minilm", ["mr"], [0], {})["mr", 0]
+    shuffled = F.configs_for("minilm", ["mr"], [0], F.CONTROLS["label-shuffled"])["mr", 0]
+    assert "train_labels" not in true.key_spec(m)["config"]
+    assert shuffled.key_spec(m)["config"]["train_labels"] == "shuffled"
+    assert F.run_dir(true, m) != F.run_dir(shuffled, m)
+    assert "training labels shuffled" in shuffled.describe() and "shuffled" not in true.describe()
+
+
+def test_mean_pooling_head_trains_reloads_and_reads_the_mean_of_the_tokens(tmp_cache):
+    """pooling='mean': its own run (key), a head on the masked mean of the last layer that lowers the training
+    loss, reloaded as the same class from the run's config; the padding of a batch does not change a sentence's
+    logits; head_scores with the identity reproduces the model's own predictions; AutoModel still loads its
+    encoder (the extraction path)."""
+    from transformers import AutoModel
+
+    from helpers import directions
+
+    cfg = F.FinetuneConfig(**{**TINY, "pooling": "mean"})
+    m = models.resolve("minilm")
+    assert cfg.key_spec(m)["config"]["pooling"] == "mean" and "pooling" not in F.FinetuneConfig(**TINY).key_spec(m)["config"]
+    run = F.finetune(cfg)
+    model = run.classifier()
+    assert type(model).__name__ == "MeanPoolingBertForSequenceClassification" and model.config.classifier_pooling == "mean"
+    _, _, df = F.validate(cfg)
+    train = F.subsample(tasks.split(df, "train"), cfg.train_size, cfg.seed)
+    tok = models.load_tokenizer("minilm")
+    torch.manual_seed(cfg.seed)
+    assert _mean_loss(model, tok, train) < _mean_loss(models.load_classifier("minilm", 2, pooling="mean"), tok, train) - 0.05
+    texts = train.text.tolist()[:6]
+    with torch.no_grad():
+        alone = model(**tok(texts[:1], return_tensors="pt")).logits
+        padded = model(**tok(texts, padding=True, return_tensors="pt")).logits[:1]
+        own = model(**tok(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")).logits.argmax(-1)
+    assert torch.allclose(alone, padded, atol=1e-5)
+    scores = directions.head_scores(run, {"identity": lambda h: h}, texts, own.numpy(), "mr")
+    assert scores[scores.metric == "accuracy"].value.item() == 1.0          # the head agrees with itself
+    assert AutoModel.from_pretrained(run.model_dir, use_safetensors=True, local_files_only=True) is not None
+    with pytest.raises(ParameterError, match="pooling='mean'.*BERT-family"):
+        models.check_pooling(models.ModelSpec(name="x", location=str(run.model_dir), local=True), "mean",
+                             type("C", (), {"model_type": "roberta"})())
 
 
 def test_two_process_torchrun_on_cpu_is_one_run_of_the_same_global_batch(tmp_cache):
