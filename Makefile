@@ -23,14 +23,24 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 ## make book: build every fine-tuning run the chapters read (progress lines), then execute every notebook of
 ## _toc.yml on its defaults, two at a time (they only read cached runs), build the HTML book (-W) from the
 ## executed notebooks, print its path.
-## BOOK_ARGS='--workers 2' or '--scheduler-file F' puts the run stage on more workers / a Dask cluster.
+## The run stage uses one worker per core (a run trains on one thread); BOOK_ARGS='--workers N' or
+## '--scheduler-file F' puts it on N workers / a Dask cluster.
 book: setup
 	$(BIN)/python -m helpers.book $(BOOK_ARGS)
 
-## make test: unit tests, every notebook under nbval, a strict book build and a headless-browser check
+## make test: the artifact stage, then three pytest passes over what `pytest` alone runs in one:
+## (1) the strict book build and the browser check (stage 2 executes the chapters two at a time, on every core),
+## (2) the unit tests and (3) every notebook under nbval (warm: stage 2 cached what they read), each on
+## TEST_WORKERS processes of one thread (pytest-xdist; a file's tests in one worker, a notebook's cells in one kernel):
+## most unit tests run on one core, so one pass of them left the other idle.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 2)
+PYTEST      := ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
+ONE_THREAD  := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 test: setup chromium
 	$(BIN)/python -m helpers.book --artifacts-only $(BOOK_ARGS)
-	ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
+	$(PYTEST) -m book tests
+	$(ONE_THREAD) $(PYTEST) -m "not book" -n $(TEST_WORKERS) --dist loadfile tests
+	$(ONE_THREAD) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile notebooks
 
 ## make unit: the unit tests only (fast)
 unit: setup
