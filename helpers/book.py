@@ -186,15 +186,25 @@ def artifact_sweeps(notebooks: list[str] | None = None) -> list:
     return sweeps
 
 
-def build_artifacts(workers: int = 1, address: str | None = None, scheduler_file: str | None = None,
+def cores() -> int:
+    """The cores this process may use."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def build_artifacts(workers: int | None = None, address: str | None = None, scheduler_file: str | None = None,
                     notebooks: list[str] | None = None, say=print) -> bool:
     """Stage 1: build every run of :func:`artifact_sweeps` (skipping those already cached); True if all
-    succeeded.  One local worker by default (a run uses every core); more, or a cluster, when asked."""
+    succeeded.  ``workers`` local processes (default: one per core, at most one per run: a run trains on
+    :data:`helpers.finetune.TRAIN_THREADS` thread on a CPU), or a Dask cluster when asked."""
     from . import sweep as SW
 
     t0 = time.time()
     sweeps = artifact_sweeps(notebooks)
     n = sum(len(sw.configs(sw.models[0])) for sw in sweeps)
+    if workers is None:
+        workers = max(1, min(cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
         + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps))
     ok = True
@@ -391,7 +401,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__.split("\n\n")[0])
     ap.add_argument("--artifacts-only", action="store_true", help="stage 1 only: build the chapters' runs")
-    ap.add_argument("--workers", type=int, default=1, help="local worker processes of stage 1 (default 1)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="local worker processes of stage 1 (default: one per core, at most one per run)")
     ap.add_argument("--address", help="stage 1 on an existing Dask cluster (scheduler address)")
     ap.add_argument("--scheduler-file", help="stage 1 on an existing Dask cluster (scheduler file)")
     a = ap.parse_args(argv)

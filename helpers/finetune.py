@@ -388,8 +388,25 @@ def _weights_digest(model) -> str:
     return h.hexdigest()[:16]
 
 
+TRAIN_THREADS = 1
+"""Threads of torch's and the BLAS pools while a run trains on a CPU (:func:`helpers.cache.fixed_threads`, restored
+after).  Reductions split over threads add in another order, so with the machine's core count a run's weights
+would depend on the machine (``tests/test_finetune.py`` shows two processes of 1 and 2 threads training the same
+bytes); one thread is the count every machine has.  Throughput is kept by running one run per core
+(:func:`helpers.book.build_artifacts`; measured on 2 cores, ``benchmarks/finetune_workers.py``: two one-thread runs
+side by side 1.13x the tokens/s of one two-thread run).  On a GPU the CPU pools are left as they are."""
+
+
 def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
-    """Train one run into ``final`` (in one process, or as one rank of a torchrun launch)."""
+    """Train one run into ``final`` (in one process, or as one rank of a torchrun launch), on a CPU with
+    :data:`TRAIN_THREADS` threads."""
+    from contextlib import nullcontext
+
+    with cache.fixed_threads(TRAIN_THREADS) if models.device() == "cpu" else nullcontext():
+        _train_here(cfg, mspec, tspec, df, final)
+
+
+def _train_here(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
     import os
 
     import torch

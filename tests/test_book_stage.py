@@ -66,6 +66,7 @@ def test_chapter_reads_prebuilt_runs_and_never_trains(training_chapter, tmp_cach
     lines = []
     assert book.build_artifacts(notebooks=[str(training_chapter)], say=lines.append)
     assert any("1 fine-tuning run(s)" in line for line in lines) and lines[-1].startswith("[book artifacts] done")
+    assert any("; 1 worker(s)" in line for line in lines)   # one worker per core, but never more than the runs
     out = run.execute(training_chapter)                    # same environment: it reads the run, trains nothing
     assert "accuracy" in nbf.read(out, as_version=4).cells[-1].outputs[0]["text"]
     lines.clear()

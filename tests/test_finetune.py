@@ -217,3 +217,45 @@ def test_two_process_torchrun_on_cpu_is_one_run_of_the_same_global_batch(tmp_cac
     assert one.total_steps == two.total_steps == 4
     with pytest.raises(ParameterError, match="multiple of nproc"):
         F.finetune(**{**base, "batch_size": 15}, nproc=2)
+
+
+_TRAIN_IN_A_PROCESS = r"""
+import json, sys
+from helpers import finetune as F
+run = F.finetune(**json.loads(sys.argv[1]))
+print(json.dumps({"threads": run.metrics["torch_threads"], "digest": run.metrics["rank_weight_digests"][0]}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to start a process with two threads")
+def test_a_run_trains_the_same_bytes_whatever_the_thread_count_of_its_process(tmp_path):
+    """Two processes started with 1 and 2 threads (OMP/MKL/OpenBLAS) train the same run: both on
+    ``F.TRAIN_THREADS`` thread, to byte-identical weights.  Without the fixed count the two-thread process would
+    record two threads (and its reductions would split by thread count)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = {}
+    for threads in (1, 2):
+        env = {**os.environ, "ISOBOOK_CACHE": str(tmp_path / f"cache-{threads}"),
+               **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+        res = subprocess.run([sys.executable, "-c", _TRAIN_IN_A_PROCESS, json.dumps({**TINY, "epochs": 1.0, "checkpoints": 0})],
+                             env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        assert res.returncode == 0, res.stderr[-3000:]
+        out[threads] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out[1]["threads"] == out[2]["threads"] == F.TRAIN_THREADS
+    assert out[1]["digest"] == out[2]["digest"]
+
+
+def test_training_restores_the_callers_thread_count(tmp_cache):
+    """The fixed count holds while a run trains, not after: a notebook that trained keeps its own pools."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run = F.finetune(**{**TINY, "epochs": 1.0, "checkpoints": 0})
+        assert run.metrics["torch_threads"] == F.TRAIN_THREADS
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
