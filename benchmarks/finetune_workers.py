@@ -55,7 +55,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=640, help="training examples of each run (one epoch)")
     a = ap.parse_args()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from helpers.book import cores as usable_cores
+
+    cores = usable_cores()
     with tempfile.TemporaryDirectory() as d:
         alone = _finish(_start(cores, a.examples, f"{d}/alone"))
         t0 = time.time()
