@@ -55,7 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=640, help="training examples of each run (one epoch)")
     a = ap.parse_args()
-    from helpers.book import cores as usable_cores
+    from helpers.cache import cores as usable_cores
 
     cores = usable_cores()
     with tempfile.TemporaryDirectory() as d:

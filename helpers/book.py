@@ -186,13 +186,6 @@ def artifact_sweeps(notebooks: list[str] | None = None) -> list:
     return sweeps
 
 
-def cores() -> int:
-    """The cores this process may use."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def build_artifacts(workers: int | None = None, address: str | None = None, scheduler_file: str | None = None,
                     notebooks: list[str] | None = None, say=print) -> bool:
     """Stage 1: build every run of :func:`artifact_sweeps` (skipping those already cached); True if all
@@ -204,7 +197,7 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
     sweeps = artifact_sweeps(notebooks)
     n = sum(len(sw.configs(sw.models[0])) for sw in sweeps)
     if workers is None:
-        workers = max(1, min(cores(), n))
+        workers = max(1, min(cache.cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
         + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps))
     ok = True

@@ -155,6 +155,12 @@ thread is the count every machine has, so a table is the same on a laptop, a CI 
 (``tests/test_determinism.py``)."""
 
 
+def cores() -> int:
+    """The cores this process may use: its CPU affinity where the OS reports one (a pinned container, a batch
+    job's share), else the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 @contextmanager
 def fixed_threads(n: int = TABLE_THREADS):
     """Context manager: BLAS / OpenMP pools limited to ``n`` threads (``threadpoolctl``), and torch's intra-op

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .directions import CROSS_TASK
 from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_effect, detectable_ratio,  # noqa: F401
-                        format_interval, level_interval, t_interval, welch_interval)
+                        format_interval, level_interval, shared_run_inflation, t_interval, welch_interval)
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
@@ -57,10 +57,14 @@ RESOLUTION = 1e-9
 """Relative distance from the threshold below which an interval's bound counts as touching it: such a cell is
 inconclusive, so that a verdict never flips on the last digits of a floating-point reduction."""
 
-C2_FLOOR = "mean over the task's replicates of |fine-tuned s - fine-tuned s'| on the same tokens"
-"""C2's margin, derived from the run and not a constant: how far a structure measure moves between two
+C2_FLOOR = ("|fine-tuned s - fine-tuned s'| on replicate s's tokens, subtracted from that replicate's change (paired); "
+            "the interval widened for the runs neighbouring replicates share")
+"""C2's floor, derived from the run and not a constant: how far a structure measure moves between two
 fine-tuning seeds on the same tokens (same k-means and probe seeds).  A change of the named structures must
-exceed it to be "massive"."""
+exceed it to be "massive".  It is measured per replicate and subtracted from that replicate's change, so the
+interval carries the floor's own noise; replicate s's floor uses run s' = s + 1 (mod n), so neighbouring
+replicates share a run and the interval's variance is widened by :func:`helpers.intervals.shared_run_inflation`
+(x4 at n = 3)."""
 C2_DRIFT_MARGIN = 0.05
 """The generic drift reported beside C2 (10-NN overlap, CKA): 5 points of a similarity in [0, 1] beyond the
 seed-to-seed floor before a change is called more than what seeds disagree on."""
@@ -90,7 +94,7 @@ POWER = 0.8
 
 THRESHOLDS = {
     "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
-    "C2_FLOOR": (C2_FLOOR, "C2's margin: a change of a named structure must exceed what two fine-tuning seeds differ by"),
+    "C2_FLOOR": (C2_FLOOR, "C2's floor, subtracted per replicate: a change of a named structure must exceed what two fine-tuning seeds differ by"),
     "C2_DRIFT_MARGIN": (C2_DRIFT_MARGIN, "generic drift (reported beside C2) beyond the seed-to-seed floor"),
     "C4_K": (C4_K, "directions removed in the C4 verdict (the sweep's other k are reported only)"),
     "MIN_REPLICATES": (MIN_REPLICATES, "fewer fine-tuning seeds give 'inconclusive'"),
@@ -168,14 +172,17 @@ def method_effects(df: pd.DataFrame, methods, by=("task", "state"), reference: s
 
 
 def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0,
-          quantum: float = 0.0) -> pd.DataFrame:
+          quantum: float = 0.0, shared_runs: bool = False) -> pd.DataFrame:
     """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n,
     direction, margin, verdict, per seed: the per-replicate effects as text, for figures and readers).
-    ``quantum``: the resolution of the measurements differenced (counts: 1; :func:`helpers.intervals.t_interval`)."""
+    ``quantum``: the resolution of the measurements differenced (counts: 1; :func:`helpers.intervals.t_interval`).
+    ``shared_runs``: replicate s's effect also reads run s + 1 (mod n) (a seed-to-seed floor), so replicates are
+    not independent: the variance is widened by :func:`helpers.intervals.shared_run_inflation`."""
     rows = []
     for key, g in effects.groupby(by, sort=False):
-        m, lo, hi, n = t_interval(g.effect, quantum=quantum)
         v = np.asarray(g.effect, dtype=np.float64)
+        inflation = shared_run_inflation(int(np.isfinite(v).sum())) if shared_runs else 1.0
+        m, lo, hi, n = t_interval(g.effect, quantum=quantum, inflation=inflation)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n, "direction": direction,
                      "margin": margin, "verdict": decide(lo, hi, n, direction, margin),
@@ -547,11 +554,13 @@ _CRITERIA = {
     "C2": ("for every task, both structures the claim names (token type, with stop words that exclude negation "
            "cues; frequency bucket within content words) and both views of each (the adjusted Rand index of k-means "
            "clusters with the labels; the accuracy of a linear probe whose training and test tokens share no word "
-           "type), on held-out tokens of the last layer: the size of the change |fine-tuned s - pre-trained| against "
-           "the seed-to-seed floor, the mean over replicates of |fine-tuned s - fine-tuned s'| (another fine-tuning "
-           "seed, the same tokens, k-means and probe seeds); supported when every {level}% interval of the change "
-           "lies above its floor (a change beyond what fine-tuning seeds disagree on: 'massively'), contradicted when "
-           "one lies below it at the Bonferroni level (fine-tuning moves that structure less than reseeding does).  "
+           "type), on held-out tokens of the last layer: per replicate s, the size of the change |fine-tuned s - "
+           "pre-trained| minus the seed-to-seed floor |fine-tuned s - fine-tuned s'| (another fine-tuning seed, "
+           "s' = s + 1 mod n, on the same tokens with the same k-means and probe seeds); its {level}% interval over "
+           "replicates, with the variance widened x 2(n-1)/(n-2) (x4 at n = 3) because neighbouring replicates share "
+           "a run; supported when every interval lies above 0 (a change beyond what fine-tuning seeds disagree on: "
+           "'massively'), contradicted when one lies below 0 at the Bonferroni level (fine-tuning moves that "
+           "structure less than reseeding does).  "
            "Generic drift (the share of each token's 10 nearest neighbours kept and linear CKA, pre-trained vs seed "
            "s against seed s vs s') is reported beside it, in every layer"),
     "C3": ("for every task, the paired change of the count of covariance eigenvalues above 10x the median eigenvalue "
@@ -634,11 +643,12 @@ C2_DRIFT = (C2_DRIFT_NAME + ": the share of each token's 10 nearest neighbours k
 
 def c2_named_structures(df: pd.DataFrame, section: str = "") -> Verdict:
     """C2 from rows (task, replicate, state in {pre-trained, fine-tuned, other seed}, structure, measure, value) of
-    :func:`helpers.structure.c2_table` in one layer.  Per task, structure and test (:data:`C2_TESTS`): the change
-    |fine-tuned s - pre-trained| per replicate against the floor |fine-tuned s - fine-tuned s'| averaged over the
-    task's replicates (:data:`C2_FLOOR`, the cell's margin: the replicates of the change share no run; the floor
-    is an estimate whose own noise the interval does not carry).  Every cell must lie above its floor; one cell
-    below it at the Bonferroni level contradicts."""
+    :func:`helpers.structure.c2_table` in one layer.  Per task, structure and test (:data:`C2_TESTS`) and
+    replicate s: |fine-tuned s - pre-trained| - |fine-tuned s - fine-tuned s'| on replicate s's tokens
+    (:data:`C2_FLOOR`: paired, so the interval carries the floor's noise, and widened for the runs that
+    neighbouring replicates share, :func:`helpers.intervals.shared_run_inflation`).  Every cell must lie above 0;
+    one cell below 0 at the Bonferroni level contradicts.  The detail keeps each cell's mean change, floor and
+    signed change."""
     from .structure import OTHER_SEED
 
     d = df[df.measure.isin(list(C2_TESTS))]
@@ -646,18 +656,21 @@ def c2_named_structures(df: pd.DataFrame, section: str = "") -> Verdict:
     missing = {"pre-trained", "fine-tuned", OTHER_SEED} - set(w.columns)
     if missing:
         raise ValueError(f"C2 needs the states pre-trained, fine-tuned and {OTHER_SEED!r}; missing {sorted(missing)}")
-    change = (w["fine-tuned"] - w["pre-trained"]).rename("effect")
-    floor = (w["fine-tuned"] - w[OTHER_SEED]).abs().groupby(["task", "structure", "measure"]).mean()
-    signed = change.groupby(["task", "structure", "measure"]).mean()
+    keys = ["task", "structure", "measure"]
+    change = w["fine-tuned"] - w["pre-trained"]
+    floor_s = (w["fine-tuned"] - w[OTHER_SEED]).abs()
+    excess = (change.abs() - floor_s).rename("effect")
+    size, floor, signed = (x.groupby(keys).mean() for x in (change.abs(), floor_s, change))
     parts = []
-    for key, g in change.abs().reset_index().groupby(["task", "structure", "measure"], sort=False):
-        t = cells(g.assign(test=C2_TESTS[key[2]]), ["test", "task", "structure"], direction=+1, margin=float(floor[key]))
-        parts.append(t.assign(floor=float(floor[key]), **{"signed change": float(signed[key])}))
-    table = adjust(pd.concat(parts, ignore_index=True)) if parts else cells(change.reset_index(), ["task"])
+    for key, g in excess.reset_index().groupby(keys, sort=False):
+        t = cells(g.assign(test=C2_TESTS[key[2]]), ["test", "task", "structure"], direction=+1, shared_runs=True)
+        parts.append(t.assign(change=float(size[key]), floor=float(floor[key]), **{"signed change": float(signed[key])}))
+    table = adjust(pd.concat(parts, ignore_index=True)) if parts else cells(excess.reset_index(), ["task"])
     return _summarise("C2", C2_STATEMENT, criterion("C2"),
-                      lambda r: f"size of the change |fine-tuned - pre-trained| of the {r.test.split(':')[0]} "
-                                f"(floor {r.floor:.3g}: two fine-tuning seeds)", table, all_of(table.verdict),
-                      "another fine-tuning seed on the same tokens (the floor, the cell's margin)", +1, section,
+                      lambda r: f"size of the change |fine-tuned - pre-trained| of the {r.test.split(':')[0]} beyond "
+                                f"its seed-to-seed floor (change {r.change:.3g}, floor {r.floor:.3g})", table,
+                      all_of(table.verdict),
+                      "another fine-tuning seed on the same tokens (the floor, subtracted per replicate)", +1, section,
                       lambda r: f"{r.structure} on {r.task}")
 
 
@@ -669,7 +682,7 @@ def c2_drift(df: pd.DataFrame, margin: float = C2_DRIFT_MARGIN, section: str = "
     mostly with its top directions (C3's territory)."""
     w = df.pivot_table(index=["task", "measure", "replicate"], columns="pair", values="value")
     eff = (w["fine-tuned vs other seed"] - w["pre-trained vs fine-tuned"]).rename("effect").reset_index()
-    table = adjust(cells(eff, ["task", "measure"], direction=+1, margin=margin))
+    table = adjust(cells(eff, ["task", "measure"], direction=+1, margin=margin, shared_runs=True))
     return _summarise("C2 (generic drift)", C2_STATEMENT, C2_DRIFT,
                       lambda r: f"{r.measure}: (seed s vs seed s') - (pre-trained vs seed s)", table,
                       all_of(table.verdict), "two fine-tuning seeds of the same task on the same tokens (the floor)",

@@ -394,7 +394,7 @@ after).  Reductions split over threads add in another order, so with the machine
 would depend on the machine (``tests/test_finetune.py`` shows two processes of 1 and 2 threads training the same
 bytes); one thread is the count every machine has.  Throughput is kept by running one run per core
 (:func:`helpers.book.build_artifacts`; measured on 2 cores, ``benchmarks/finetune_workers.py``: two one-thread runs
-side by side 1.11x the examples/s of one two-thread run).  On a GPU the CPU pools are left as they are."""
+side by side 1.13x the tokens/s of one two-thread run).  On a GPU the CPU pools are left as they are."""
 
 
 def _train(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:

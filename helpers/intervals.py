@@ -42,13 +42,33 @@ def detectable_effect(low: float, high: float, n: int, level: float = LEVEL, pow
     return float((high - low) / 2 * (1 + stats.t.ppf(power, n - 1) / t_level))
 
 
-def t_interval(values, level: float = LEVEL, quantum: float = 0.0) -> tuple[float, float, float, int]:
+def shared_run_inflation(n: int) -> float:
+    """Variance factor that makes the t-interval of :func:`t_interval` valid for the mean of ``n`` per-replicate
+    effects e_s that each compare fine-tuning run s with run s' = s + 1 (mod n), so that replicates share runs
+    (C2's seed-to-seed floor): 2 (n - 1) / (n - 2), i.e. 4 at n = 3 (the half-width doubles), 8/3 at n = 5;
+    infinite for n < 3 (two replicates would share both runs: no interval).
+
+    Why: write e_s = g(run s, run s', sample s) and decompose g over its two runs (Hoeffding 1948),
+    g = mu + a(run s) + b(run s') + r(run s, run s') + the sample's noise, uncorrelated parts.  With n >= 3 two
+    replicates share at most one run, which enters one as a and the other as b, so their covariance is
+    Cov(a, b) <= (Var a + Var b) / 2 <= sigma^2 / 2 (correlation rho <= 1/2).  Each replicate has two such
+    neighbours, so Var(mean) = sigma^2 (1 + 2 rho) / n while the sample variance estimates
+    sigma^2 (1 - 2 rho / (n - 1)); their ratio is largest at rho = 1/2, where it is the factor returned."""
+    if n < 3:
+        return float("inf")
+    return 2 * (n - 1) / (n - 2)
+
+
+def t_interval(values, level: float = LEVEL, quantum: float = 0.0,
+               inflation: float = 1.0) -> tuple[float, float, float, int]:
     """(mean, low, high, n) of a two-sided Student-t interval of the mean; low = high = NaN for n < 2.
 
     ``quantum``: for differences of two measurements rounded to this resolution (a count of directions: 1), the
     rounding variance of each, quantum^2 / 12 (Sheppard's correction), is added twice to the sample variance, so
     that identical integer differences (+1, +1, +1) do not give a zero-width interval that any level would call
-    decided: a count that moved by one in every seed is within its own resolution."""
+    decided: a count that moved by one in every seed is within its own resolution.
+    ``inflation``: a factor on the variance of the mean for replicates that are not independent (e.g.
+    :func:`shared_run_inflation`); infinite gives infinite bounds (no interval)."""
     from scipy import stats
 
     v = np.asarray(values, dtype=np.float64)
@@ -61,6 +81,8 @@ def t_interval(values, level: float = LEVEL, quantum: float = 0.0) -> tuple[floa
         return m, np.nan, np.nan, n
     sd = float(np.sqrt(v.var(ddof=1) + 2 * quantum ** 2 / 12))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+    if inflation != 1.0:
+        half = float("inf") if not np.isfinite(inflation) else half * float(np.sqrt(inflation))
     return m, m - half, m + half, n
 
 

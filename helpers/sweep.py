@@ -260,11 +260,12 @@ def write_summary(name: str, rows: list[dict]):
 
 def local_cluster(workers: int):
     """A LocalCluster of ``workers`` processes with one Dask thread each; torch and BLAS in each worker get
-    ``cores // workers`` threads (set before the worker starts, so BLAS pools are sized once)."""
+    ``cores // workers`` threads (:func:`helpers.cache.cores`; set before the worker starts, so BLAS pools are
+    sized once)."""
     import dask
     from distributed import LocalCluster
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, cache.cores() // workers)
     env = {**{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
            "ISOBOOK_QUIET": "1", "TQDM_DISABLE": "1"}   # the sweep's own [k/N] lines, not N interleaved bars
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env, "distributed.worker.daemon": False}):

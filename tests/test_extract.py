@@ -122,3 +122,34 @@ def test_layer_structure_on_an_extraction_and_its_bad_parameters(pair):
     assert set(t.layer) == {0, 6} and set(t.label) == set(S.LABELS)
     acc = t[(t.measure == "probe accuracy") & (t.label == "token_type") & (t.layer == 0)].value.iloc[0]
     assert 0.5 < acc <= 1.0  # token type is linearly readable from the embedding layer
+
+
+_EXTRACT_IN_A_PROCESS = r"""
+import hashlib, json, sys, torch
+from helpers import extract as E
+e = E.extract("minilm", **json.loads(sys.argv[1]))
+print(json.dumps({"threads": torch.get_num_threads(), "digest": hashlib.sha256(e.hidden().tobytes()).hexdigest()}))
+"""
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2, reason="needs two cores for a two-thread process")
+def test_an_extraction_is_the_same_bytes_whatever_the_thread_count_of_its_process(tmp_path):
+    """Hidden states of processes started with 1 and 2 threads (OMP/MKL/OpenBLAS and torch's pool) are
+    byte-identical: an extraction does not depend on the machine's core count.  (The book's stage 2, nbval and the
+    unit tests extract on one thread; a reader's ``python -m helpers.run`` uses every core.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = {}
+    for threads in (1, 2):
+        env = {**os.environ, "ISOBOOK_CACHE": str(tmp_path / f"cache-{threads}"),
+               **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+        res = subprocess.run([sys.executable, "-c", _EXTRACT_IN_A_PROCESS, json.dumps({**KW, "n_sentences": 64})],
+                             env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        assert res.returncode == 0, res.stderr[-3000:]
+        out[threads] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (out[1]["threads"], out[2]["threads"]) == (1, 2)      # the processes really differ
+    assert out[1]["digest"] == out[2]["digest"]

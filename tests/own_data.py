@@ -1,8 +1,9 @@
 """A researcher's own labelled sentences through chapters 00-06 with one parameter (`tasks`): a generated CSV
-of a classification task and one of a regression task, on small budgets."""
+of a classification task and one of a regression task, on small budgets.  Not collected itself: each kind has
+its own test file (test_own_data_classification.py, test_own_data_regression.py), so that pytest-xdist's
+``--dist loadfile`` runs the two (about 5 min each) on two workers."""
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers import paths, run
 
@@ -29,8 +30,7 @@ def _own_file(path, regression: bool):
     return path
 
 
-@pytest.mark.parametrize("kind", ["classification", "regression"])
-def test_own_csv_runs_through_chapters_00_to_06(kind, tmp_path, tmp_cache, monkeypatch):
+def own_csv_runs_through_chapters_00_to_06(kind, tmp_path, monkeypatch):
     """Chapters 00-06 on the CSV; for the classification task the ledger (06) also decides every claim on the
     book's MLM encoder (``more_models=["mlm"]``: fine-tuned on the same task and seeds, measured on the same
     sentences) and compares the two objectives (the difference of the headline effects, Welch interval)."""
