@@ -28,6 +28,44 @@ def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
                                                         "code": cache.code_digest("layerwise")}, compute)
 
 
+def model_geometry(extractions: dict, seed: int = 0) -> pd.DataFrame:
+    """The pre-trained geometry of several models on the same sentences, side by side: :func:`layer_metrics` of
+    each ``{model: Extraction}``, with columns model, layer, depth (layer / the model's last layer: models of
+    different depth on one axis), metric, value.  Layer 0 of a model repeats a token's embedding wherever the
+    token recurs, so distance-ratio measures (TwoNN) divide by zero there: their NaN stays, without a warning."""
+    import warnings
+
+    frames = []
+    for name, ex in extractions.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            t = layer_metrics(ex, seed)
+        frames.append(t.assign(model=name, depth=t.layer / ex.n_layers))
+    return pd.concat(frames, ignore_index=True)[["model", "layer", "depth", "metric", "value"]]
+
+
+GEOMETRY_AT_A_GLANCE = ("average cosine", "log10 I(W)", geometry.SCALE_FREE, "norm of the mean", "mean norm",
+                        "dominant: rogue")
+"""What the book reports of each model's pre-trained space (chapter 00, and the closing notes): the anisotropy
+of Ethayarajh (2019), I(W) of Mu & Viswanath (2018) raw and of unit-length rows, the norms I(W) moves with, and
+the rogue dimensions of Timkey & van Schijndel (2021)."""
+
+
+def geometry_at_a_glance(geometry_table: pd.DataFrame, metrics=GEOMETRY_AT_A_GLANCE) -> pd.DataFrame:
+    """Per model and metric of :func:`model_geometry`: the last layer and the mean over the transformer layers
+    1..L (columns model, metric, last layer, mean of layers 1..L)."""
+    d = geometry_table[geometry_table.metric.isin(metrics)]
+    rows = []
+    for (model, metric), g in d.groupby(["model", "metric"], sort=False):
+        last = g.layer.max()
+        rows.append({"model": model, "metric": metric, "last layer": float(g.value[g.layer == last].iloc[0]),
+                     "mean of layers 1..L": float(g.value[g.layer >= 1].mean())})
+    out = pd.DataFrame(rows)
+    out["metric"] = pd.Categorical(out.metric, categories=list(metrics), ordered=True)
+    out["model"] = pd.Categorical(out.model, categories=list(dict.fromkeys(geometry_table.model)), ordered=True)
+    return out.sort_values(["metric", "model"], kind="stable").reset_index(drop=True)
+
+
 def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:
     """Layer metrics of two aligned extractions, with a ``state`` column (pre-trained / fine-tuned)."""
     check_aligned(pre, post)

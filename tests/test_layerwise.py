@@ -55,3 +55,25 @@ def test_an_interval_of_I_W_stays_in_its_range():
     assert intervals.t_interval(v)[1] < 0
     m, lo, hi, _ = intervals.level_interval(v, "I(W)")
     assert 0 <= lo < m < hi <= 1
+
+
+def test_two_pretrained_models_side_by_side_on_the_same_sentences(tmp_cache):
+    """Chapter 00's comparison of the two objectives: every layer of each model on the same sentences, a relative
+    depth from 0 to 1 whatever the model's depth, and the at-a-glance table in the order the models were given,
+    whose numbers are those of the per-layer table (last layer; mean of the transformer layers)."""
+    from helpers import extract as E
+
+    kw = dict(task="mr", split="test", n_sentences=12, sample_seed=3, max_length=32, frequency_corpus="mr")
+    ex = {m: E.extract(m, **kw) for m in ("mlm", "minilm")}
+    assert ex["mlm"].tokens.sentence_id.unique().tolist() == ex["minilm"].tokens.sentence_id.unique().tolist()
+    geo = LW.model_geometry(ex, seed=3)
+    layers = geo.groupby("model").layer.max()
+    assert layers["mlm"] == 4 and layers["minilm"] == 6
+    assert geo.groupby("model").depth.agg(["min", "max"]).values.tolist() == [[0.0, 1.0], [0.0, 1.0]]
+    glance = LW.geometry_at_a_glance(geo)
+    assert list(glance.model.cat.categories) == ["mlm", "minilm"]
+    assert set(glance.metric) == set(LW.GEOMETRY_AT_A_GLANCE) and len(glance) == 2 * len(LW.GEOMETRY_AT_A_GLANCE)
+    cos = geo[(geo.model == "minilm") & (geo.metric == "average cosine")].set_index("layer").value
+    row = glance[(glance.model == "minilm") & (glance.metric == "average cosine")].iloc[0]
+    assert row["last layer"] == cos[6] and row["mean of layers 1..L"] == pytest.approx(cos.loc[1:6].mean())
+    assert cos[6] != geo[(geo.model == "mlm") & (geo.metric == "average cosine") & (geo.layer == 4)].value.iloc[0]
