@@ -44,6 +44,17 @@ def model_geometry(extractions: dict, seed: int = 0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[["model", "layer", "depth", "metric", "value"]]
 
 
+def pretrained_geometry(model_names, task: str, n_sentences: int = 400, max_length: int = 128, **data) -> pd.DataFrame:
+    """:func:`model_geometry` of each model's pre-trained extraction of the same held-out sentences: the test
+    split of ``task``, sampled like replicate 0 of the chapters (so chapter 00 and the findings page share it);
+    ``data``: the split settings (``helpers.finetune.data_settings``)."""
+    from .extract import extract, replicate_sample_seed
+
+    seed = replicate_sample_seed(0)
+    kw = dict(task=task, split="test", n_sentences=n_sentences, sample_seed=seed, max_length=max_length, **data)
+    return model_geometry({m: extract(m, **kw) for m in dict.fromkeys(model_names)}, seed=seed)
+
+
 GEOMETRY_AT_A_GLANCE = ("average cosine", "log10 I(W)", geometry.SCALE_FREE, "norm of the mean", "mean norm",
                         "dominant: rogue")
 """What the book reports of each model's pre-trained space (chapter 00, and the closing notes): the anisotropy

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR
+from . import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR, words
 from .checks import as_list
 
 NOT_REPORTED = "not reported in the sources available (only the abstract was read; no number of the paper is known)"
@@ -312,24 +312,43 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
     return "\n".join(lines)
 
 
+def starting_points(glance: pd.DataFrame) -> str:
+    """The pre-trained spaces of the models of :func:`helpers.layerwise.geometry_at_a_glance` in one sentence
+    (last layer: average cosine, log10 I(W), the norm of the mean against the mean norm)."""
+    parts = []
+    for m in glance.model.cat.categories if hasattr(glance.model, "cat") else dict.fromkeys(glance.model):
+        r = glance[glance.model == m].set_index("metric")["last layer"]
+        parts.append(f"{m}, average cosine {words.number(r['average cosine'], 3)}, log10 I(W) "
+                     f"{words.number(r['log10 I(W)'], 3)}, a mean vector of norm {words.number(r['norm of the mean'], 3)} "
+                     f"against a mean token norm of {words.number(r['mean norm'], 3)}")
+    return "; ".join(parts)
+
+
 def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int,
-                     convergence: pd.DataFrame | None = None) -> str:
-    """What limits every verdict of the run, from its parameters: the model, the fine-tuning budget and (given
-    the runs' ``convergence``, :func:`helpers.convergence.convergence_table`) whether they reached a plateau, the
-    replicates and the effect they can detect, the samples, the layer rule."""
+                     convergence: pd.DataFrame | None = None, glance: pd.DataFrame | None = None) -> str:
+    """What limits every verdict of the run, from its parameters: the model and (given ``glance``,
+    :func:`helpers.layerwise.geometry_at_a_glance` of it and an MLM model on the same sentences) how far its
+    pre-trained space is from an MLM model's, the fine-tuning budget and (given the runs' ``convergence``,
+    :func:`helpers.convergence.convergence_table`) whether they reached a plateau, the replicates and the effect
+    they can detect (C2's, whose floor shares runs, twice as large), the samples, the layer rule."""
     from . import convergence as CV
+    from .intervals import shared_run_inflation
 
     cfg = next(iter(configs.values()))
     n = len({s for _, s in configs})          # fine-tuning seeds per task
+    start = ("" if glance is None or glance.model.nunique() < 2 else
+             f" Its pre-trained space is not an MLM model's either (chapter 00; last layer, the same held-out "
+             f"sentences): {starting_points(glance)}.")
     return "\n".join([
-        f"- **The model is not the paper's.** {card.get('differs_from_paper', card['name'])}",
+        f"- **The model is not the paper's.** {card.get('differs_from_paper', card['name'])}{start}",
         f"- **A CPU budget.** Each fine-tuning run: {cfg.describe()}."
         + (f" {CV.convergence_sentence(convergence)}" if convergence is not None else ""),
         f"- **Replicates and power.** The unit of replication is the fine-tuning seed: {n} per task. A claim is "
         f"supported in a cell only when the {int(C.LEVEL * 100)}% t-interval of its {n} paired differences excludes "
         f"zero, that is when |mean| exceeds {C.detectable_ratio(n):.2f} standard deviations of the seed-to-seed "
-        f"differences; a smaller effect, however real, comes out *inconclusive*, which here often means "
-        f"underpowered rather than absent. The table gives each estimate's minimum detectable effect (the true "
+        f"differences (C2's cells, whose floor reads the next seed's run, "
+        f"{C.detectable_ratio(n) * np.sqrt(shared_run_inflation(n)):.2f}); a smaller effect, however real, comes out "
+        f"*inconclusive*, which here often means underpowered rather than absent. The table gives each estimate's minimum detectable effect (the true "
         f"effect found with {int(C.POWER * 100)}% power at this spread).",
         f"- **Samples.** {n_sentences} held-out test sentences and {n_train_sentences} training sentences per seed "
         f"(every method and classifier is fitted on the training ones).",

@@ -525,6 +525,19 @@ def test_findings_page_summary_caveats_and_columns():
     caveats = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 400, 400)
     assert "1 epoch at learning rate 0.0001" in caveats and "3 per task" in caveats and "2.48 standard" in caveats
     assert "Contrastive, not MLM." in caveats and C.LAYER_RULE in caveats and "80% power" in caveats
+    assert "(C2's cells, whose floor reads the next seed's run, 4.97)" in caveats     # 2.48 x 2: shared runs
+    assert "an MLM model's" not in caveats                                            # no comparison given
+    import pandas as pd
+
+    geo = pd.DataFrame([{"model": m, "layer": layer, "depth": layer / 2, "metric": metric, "value": v + layer}
+                        for m, v in (("minilm", 0.1), ("mlm", 0.3)) for layer in (0, 1, 2)
+                        for metric in ("average cosine", "log10 I(W)", "norm of the mean", "mean norm")])
+    from helpers import layerwise as LW
+
+    glance = LW.geometry_at_a_glance(geo)
+    with_start = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 400, 400, glance=glance)
+    assert ("not an MLM model's either (chapter 00; last layer, the same held-out sentences): minilm, average cosine "
+            "2.1, log10 I(W) 2.1") in with_start and "; mlm, average cosine 2.3" in with_start
     import pandas as pd
 
     from helpers import convergence as CV
