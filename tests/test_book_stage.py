@@ -157,3 +157,17 @@ def test_stage_two_records_every_cells_seconds_and_names_the_slowest(tmp_path):
     slow = book.slowest_cells(2, record)
     assert list(slow.notebook) == ["nb/slow", "nb/fast"] and slow["share of the notebook"].tolist() == [1.0, 0.75]
     assert book.slowest_cells(5, tmp_path / "absent.json").empty
+
+
+def test_no_cell_of_the_book_has_a_time_limit(tmp_path, monkeypatch):
+    """The chapters compute their tables in stage 2, so a per-cell limit would fail a slow machine where a fast one
+    passes: the book's setting is 'none'.  A cell that sleeps 2 s runs to the end under it, and is stopped under a
+    limit of 1 s (so the check would see a limit if there were one)."""
+    import yaml
+
+    assert book._execution_settings()["timeout"] < 0
+    assert yaml.safe_load((paths.ROOT / "_config.yml").read_text())["execute"]["timeout"] < 0
+    _notebook(tmp_path / "nb" / "slow.ipynb", "import time\ntime.sleep(2)")
+    assert book._execute_one("nb/slow", tmp_path)[3] is None
+    monkeypatch.setattr(book, "_execution_settings", lambda: {"timeout": 1, "allow_errors": False})
+    assert "timed out" in (book._execute_one("nb/slow", tmp_path)[3] or "")
