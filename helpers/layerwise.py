@@ -13,15 +13,25 @@ from .extract import Extraction, check_aligned
 
 
 
+LAYER0_NOTE = ("Layer 0 of a model without position information in its embedding output (rotary positions: the "
+               "book's MLM encoder) repeats a token's vector wherever the token recurs, so distance-ratio measures "
+               "(TwoNN) divide by zero there: their NaN or infinity stays in the table, without a warning.")
+
+
 def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
-    """``geometry.metric_suite`` for every layer of ``ex`` (columns: layer, metric, value), cached."""
+    """``geometry.metric_suite`` for every layer of ``ex`` (columns: layer, metric, value), cached
+    (:data:`LAYER0_NOTE`)."""
     def compute():
+        import warnings
+
         t = ex.tokens
         rows = []
         for layer in progress.bar(range(ex.n_layers + 1), desc="layers", unit="layer"):
             X = np.asarray(ex.hidden(layer))
-            for k, v in geometry.metric_suite(X, t.token_id.values, t.sentence.values, seed=seed).items():
-                rows.append({"layer": layer, "metric": k, "value": float(v)})
+            with warnings.catch_warnings():   # see LAYER0_NOTE
+                warnings.simplefilter("ignore", RuntimeWarning)
+                suite = geometry.metric_suite(X, t.token_id.values, t.sentence.values, seed=seed)
+            rows += [{"layer": layer, "metric": k, "value": float(v)} for k, v in suite.items()]
         return pd.DataFrame(rows)
 
     return cache.cached_table("metrics", ex.path.name, {"extraction": ex.path.name, "seed": seed,
@@ -31,15 +41,10 @@ def layer_metrics(ex: Extraction, seed: int = 0) -> pd.DataFrame:
 def model_geometry(extractions: dict, seed: int = 0) -> pd.DataFrame:
     """The pre-trained geometry of several models on the same sentences, side by side: :func:`layer_metrics` of
     each ``{model: Extraction}``, with columns model, layer, depth (layer / the model's last layer: models of
-    different depth on one axis), metric, value.  Layer 0 of a model repeats a token's embedding wherever the
-    token recurs, so distance-ratio measures (TwoNN) divide by zero there: their NaN stays, without a warning."""
-    import warnings
-
+    different depth on one axis), metric, value."""
     frames = []
     for name, ex in extractions.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            t = layer_metrics(ex, seed)
+        t = layer_metrics(ex, seed)
         frames.append(t.assign(model=name, depth=t.layer / ex.n_layers))
     return pd.concat(frames, ignore_index=True)[["model", "layer", "depth", "metric", "value"]]
 
@@ -84,6 +89,30 @@ def compare(pre: Extraction, post: Extraction, seed: int = 0) -> pd.DataFrame:
                       layer_metrics(post, seed).assign(state="fine-tuned")], ignore_index=True)
 
 
+def finetuning_metrics(configs: dict, split: str = "test", n_sentences: int = 400, samples_per_seed: int = 1,
+                       max_length: int = 128, **data) -> pd.DataFrame:
+    """Chapter 02's measurements for ``{(model, task, seed): FinetuneConfig}``
+    (:func:`helpers.finetune.configs_for_models`): per replicate and each of its ``samples_per_seed`` sentence
+    samples (seeded by the replicate: :func:`helpers.extract.replicate_sample_seed`), :func:`compare` of the
+    pre-trained model and the run on the same held-out sentences of ``split``; ``data``: the runs' split
+    settings.  Columns: model, task, seed, sample_seed, n_tokens, state, layer, depth (layer / last layer),
+    metric, value."""
+    from . import finetune as F
+    from .extract import extract, replicate_sample_seed
+
+    frames = []
+    for (m, t, s), cfg in configs.items():
+        run = F.finetune(cfg)
+        for j in range(samples_per_seed):
+            ss = replicate_sample_seed(s, j)
+            kw = dict(task=t, split=split, n_sentences=n_sentences, sample_seed=ss, max_length=max_length, **data)
+            pre, post = extract(m, **kw), extract(run, **kw)
+            d = compare(pre, post, seed=ss)
+            frames.append(d.assign(model=m, task=t, seed=s, sample_seed=ss, n_tokens=pre.meta["n_tokens"],
+                                   depth=d.layer / pre.n_layers))
+    return pd.concat(frames, ignore_index=True)
+
+
 # +1: a higher value means a more isotropic (evenly spread) space; -1: a lower value does.
 ISOTROPY_DIRECTION = {"log10 I(W)": +1, geometry.SCALE_FREE: +1, "average cosine": -1, "IsoScore": +1, "IsoScore* (zeta=0.2)": +1,
                       "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
@@ -109,9 +138,11 @@ def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replica
 def isotropy_verdicts(last: pd.DataFrame) -> pd.DataFrame:
     """Per task and isotropy metric: did fine-tuning make the space more isotropic by that metric?
 
-    ``last`` is :func:`summarize` output for one layer.  Returns task, metric, pre, post, more_isotropic.
+    ``last`` is :func:`summarize` output for one layer (per model, when it has a ``model`` column).  Returns
+    (model,) task, metric, pre, post, more_isotropic.
     """
-    w = last.pivot_table(index=["task", "metric"], columns="state", values="mean").reset_index()
+    keys = [c for c in ("model", "task", "metric") if c in last.columns]
+    w = last.pivot_table(index=keys, columns="state", values="mean").reset_index()
     w = w[w.metric.isin(ISOTROPY_DIRECTION)]
     w["more_isotropic"] = np.sign(w["fine-tuned"] - w["pre-trained"]) * w.metric.map(ISOTROPY_DIRECTION) > 0
-    return w.rename(columns={"pre-trained": "pre", "fine-tuned": "post"})[["task", "metric", "pre", "post", "more_isotropic"]]
+    return w.rename(columns={"pre-trained": "pre", "fine-tuned": "post"})[[*keys, "pre", "post", "more_isotropic"]]

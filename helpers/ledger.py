@@ -63,6 +63,19 @@ def isotropy_claim(fn, table: pd.DataFrame, *args, **kwargs) -> C.Verdict:
                    C.by_layer(fn, _metric(table, EN.SCALE_FREE), *args, layers=layers, **kwargs), EN.SCALE_FREE)
 
 
+def c1_by_model(metrics: pd.DataFrame, section: str = "") -> dict[str, C.Verdict]:
+    """C1 per model from chapter 02's measurements (:func:`helpers.layerwise.finetuning_metrics`): the sentence
+    samples of a fine-tuning seed averaged first (the replicate is the seed), log10 I(W) and its scale-free twin at
+    the transformer layers, decided by :func:`isotropy_claim`; ``{model: Verdict}`` in the table's order."""
+    out = {}
+    for m, d in metrics.groupby("model", sort=False):
+        rows = (d[(d.layer >= 1) & d.metric.isin(["log10 I(W)", EN.SCALE_FREE])]
+                .groupby(["task", "state", "seed", "layer", "metric"], as_index=False).value.mean()
+                .rename(columns={"seed": "replicate"}))
+        out[m] = isotropy_claim(C.c1_isotropy, rows, section=section)
+    return out
+
+
 def _cloud_control(v: C.Verdict, fn, cloud: pd.DataFrame | None, *args, layers) -> C.Verdict:
     """``v`` with ``fn`` decided again on the Gaussian cloud's log10 I(W) (:func:`helpers.claims.with_control`);
     ``v`` as is without a cloud table."""

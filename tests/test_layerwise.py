@@ -77,3 +77,27 @@ def test_two_pretrained_models_side_by_side_on_the_same_sentences(tmp_cache):
     row = glance[(glance.model == "minilm") & (glance.metric == "average cosine")].iloc[0]
     assert row["last layer"] == cos[6] and row["mean of layers 1..L"] == pytest.approx(cos.loc[1:6].mean())
     assert cos[6] != geo[(geo.model == "mlm") & (geo.metric == "average cosine") & (geo.layer == 4)].value.iloc[0]
+
+
+def test_c1_is_decided_per_model_from_chapter_02s_table():
+    """``ledger.c1_by_model``: one C1 verdict per model from the same table, samples of a seed averaged first
+    (two samples per seed here: n stays the number of seeds), in the table's model order; a model whose I(W) falls
+    (both raw and on unit rows) supports C1, one whose I(W) rises everywhere contradicts it."""
+    from helpers import claims as C, geometry as G, ledger as LG
+
+    r = np.random.default_rng(0)
+    rows = []
+    for model, change in (("mlm", -1.0), ("minilm", +1.0)):
+        for task in ("mr", "bshift"):
+            for seed in (0, 1, 2):
+                for sample in (0, 1):
+                    for layer in range(0, 5):
+                        for metric in ("log10 I(W)", G.SCALE_FREE):
+                            for state, shift in (("pre-trained", 0.0), ("fine-tuned", change)):
+                                rows.append({"model": model, "task": task, "seed": seed, "sample_seed": 10 * seed + sample,
+                                             "layer": layer, "metric": metric, "state": state,
+                                             "value": -3.0 + shift + r.normal(0, 0.05)})
+    verdicts = LG.c1_by_model(pd.DataFrame(rows))
+    assert list(verdicts) == ["mlm", "minilm"]
+    assert verdicts["mlm"].verdict == C.SUPPORTED and verdicts["minilm"].verdict == C.CONTRADICTED
+    assert verdicts["mlm"].n == 3 and verdicts["mlm"].estimate == pytest.approx(-1.0, abs=0.05)
