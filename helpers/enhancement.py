@@ -358,3 +358,23 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
         d = out[name]
         out[name] = d[[m == tasks.spec(t).primary_metric for m, t in zip(d.metric, d.task)]].reset_index(drop=True)
     return out
+
+
+def measure_models(configs: dict, *args, **kwargs) -> dict[str, pd.DataFrame]:
+    """:func:`measure` for ``{(model, task, seed): FinetuneConfig}`` (:func:`helpers.finetune.configs_for_models`):
+    each model's tables as :func:`measure` makes them (the same cached pieces as a chapter of that model alone),
+    concatenated with a ``model`` column, the models in the order given."""
+    from .extract import configs_by_model
+
+    parts = {m: measure(c, *args, **kwargs) for m, c in configs_by_model(configs).items()}
+    names = next(iter(parts.values()))
+    return {name: pd.concat([p[name].assign(model=m) for m, p in parts.items()], ignore_index=True) for name in names}
+
+
+def by_model(tables: dict) -> dict[str, dict[str, pd.DataFrame]]:
+    """:func:`measure_models`'s tables split by model, each as :func:`measure` returns it (no ``model`` column),
+    ``{model: {name: table}}`` in the tables' order."""
+    names = list(dict.fromkeys(tables["iso"].model))
+    return {m: {k: (t[t.model == m].drop(columns="model").reset_index(drop=True) if "model" in t else t)
+                for k, t in tables.items()} for m in names}
+

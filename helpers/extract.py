@@ -218,6 +218,31 @@ def on_replicate(encoder, cfg, split: str, n_sentences: int, extract_max_length:
     return ex
 
 
+def configs_by_model(configs: dict) -> dict[str, dict]:
+    """``{(model, task, seed): FinetuneConfig}`` (:func:`helpers.finetune.configs_for_models`) as
+    ``{model: {(task, seed): FinetuneConfig}}``, the models in the order given: what a one-model table takes."""
+    out: dict = {}
+    for (m, t, s), cfg in configs.items():
+        out.setdefault(m, {})[t, s] = cfg
+    return out
+
+
+def state_pairs(configs: dict, sizes: dict[str, int], sample_seed: int, max_length: int) -> tuple[dict, dict]:
+    """The runs of ``{key: FinetuneConfig}`` and, on every split of ``sizes`` (``{split: number of sentences}``), the
+    hidden states of the pre-trained model and of the run on the same sentences (sample ``sample_seed`` of the
+    run's task, read with its data settings), aligned token by token:
+    ``({key: run}, {(key, state, split): Extraction})`` with state pre-trained / fine-tuned."""
+    runs, ex = {}, {}
+    for key, cfg in configs.items():
+        runs[key] = finetune.finetune(cfg)
+        for part, n in sizes.items():
+            kw = dict(task=cfg.task, split=part, n_sentences=n, sample_seed=sample_seed, max_length=max_length, **cfg.data)
+            pre = extract(cfg.model, **kw)
+            ex[key, "pre-trained", part], ex[key, "fine-tuned", part] = pre, extract(runs[key], **kw)
+            check_aligned(pre, ex[key, "fine-tuned", part])
+    return runs, ex
+
+
 def replicate_extractions(cfg, run, sizes: dict[str, int], extract_max_length: int) -> dict:
     """Hidden states of one replicate (fine-tuning seed s = ``cfg.seed``, sentence samples seeded by s):
     ``{(state, split): Extraction}`` for state in pre-trained / fine-tuned and every split of ``sizes``

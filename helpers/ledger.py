@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import claims as C, directions as D, enhancement as EN, finetune as F, structure as S, transforms as TR, words
+from . import claims as C, directions as D, enhancement as EN, extract as E, finetune as F, structure as S, transforms as TR, words
 from .checks import as_list
 
 NOT_REPORTED = "not reported in the sources available (only the abstract was read; no number of the paper is known)"
@@ -133,6 +133,101 @@ def c6_verdict(scores: pd.DataFrame, methods, layer: int, section: str = "") -> 
     return C.agree(C.by_layer(C.c6_task_effect, s, methods, section=section),
                    C.by_layer(C.c6_task_effect, s, methods, section=section, headroom=True),
                    "pre-trained share of the room to gain (1 - score) - fine-tuned share", C.HEADROOM_RULE)
+
+
+def structure_verdicts(configs: dict, n_sentences: int = 400, extract_max_length: int = 128, k: int = 27,
+                       section: str = "") -> tuple[dict[str, dict[str, C.Verdict]], pd.DataFrame, pd.DataFrame]:
+    """C2 per model for ``{(model, task, seed): FinetuneConfig}`` by the ledger's function (:func:`c2_verdict`:
+    the named structures in the last layer, generic drift over the transformer layers reported beside).  Returns
+    ``{model: {"C2": ...}}`` and the two tables it read (:func:`helpers.structure.c2_table`,
+    :func:`helpers.structure.change_table`), each with a ``model`` column."""
+    out, named, drift = {}, [], []
+    for m, cfgs in E.configs_by_model(configs).items():
+        c2_rows = S.c2_table(cfgs, n_sentences, extract_max_length, k)
+        change_rows = S.change_table(cfgs, n_sentences, extract_max_length)
+        layers = range(1, int(change_rows.layer.max()) + 1)
+        out[m] = {"C2": c2_verdict(cfgs, n_sentences, extract_max_length, k, layers, section, c2_rows=c2_rows,
+                                   change_rows=change_rows)}
+        named.append(c2_rows.assign(model=m))
+        drift.append(change_rows.assign(model=m))
+    return out, pd.concat(named, ignore_index=True), pd.concat(drift, ignore_index=True)
+
+
+def direction_verdicts(configs: dict, n_sentences: int = 400, n_fit_sentences: int = 400,
+                       extract_max_length: int = 128) -> tuple[dict[str, dict[str, C.Verdict]], pd.DataFrame]:
+    """C3 and C4 per model for ``{(model, task, seed): FinetuneConfig}`` by the ledger's functions: C3 on the
+    counts of dominant directions of each replicate's held-out tokens (:func:`helpers.enhancement.direction_counts`,
+    the pieces chapter 05 caches) over the transformer layers, C4 (:func:`c4_verdict`) on
+    :func:`helpers.directions.knowledge_table` in the last layer.  Returns ``{model: {"C3": ..., "C4": ...}}`` and
+    the knowledge table with a ``model`` column."""
+    out, knowledge = {}, []
+    for m, cfgs in E.configs_by_model(configs).items():
+        rows = []
+        for (t, s), cfg in cfgs.items():
+            held_out = E.replicate_extractions(cfg, F.finetune(cfg), {"test": n_sentences}, extract_max_length)
+            rows += [EN.direction_counts(held_out[state, "test"]).assign(task=t, replicate=s, state=state)
+                     for state in ("pre-trained", "fine-tuned")]
+        counts = pd.concat(rows, ignore_index=True)
+        layers = transformer_layers(counts)
+        k = D.knowledge_table(cfgs, n_sentences, n_fit_sentences, extract_max_length)
+        out[m] = {"C3": C.by_layer(C.c3_directions, counts, layers=layers, section="04 / counts"),
+                  "C4": c4_verdict(k, layers[-1], "04 / knowledge")}
+        knowledge.append(k.assign(model=m))
+    return out, pd.concat(knowledge, ignore_index=True)
+
+
+def enhancement_verdicts(tables: dict, methods, section: str = "") -> dict[str, dict[str, C.Verdict]]:
+    """C5, C6 and C7 per model from :func:`helpers.enhancement.measure_models`'s tables (a ``model`` column), each
+    by the functions the ledger uses (:func:`c5_verdict`, :func:`c6_verdict` on the paper's methods in the model's
+    last layer, :func:`c7_verdict`): ``{model: {"C5": ..., "C6": ..., "C7": ...}}`` in the tables' order."""
+    paper = [m for m in TR.PAPER_METHODS if m in methods]
+    return {m: {"C5": c5_verdict(t, methods, section),
+                "C6": c6_verdict(t["scores"], paper, int(t["iso"].layer.max()), section),
+                "C7": c7_verdict(t, methods, section)} for m, t in EN.by_model(tables).items()}
+
+
+def model_table(verdicts: dict, claim: str, part: str = "headline") -> pd.DataFrame:
+    """One claim's cells over models (``verdicts``: :func:`enhancement_verdicts`), a ``model`` column first: the
+    cells it was decided on (:meth:`~helpers.claims.Verdict.headline_cells`, ``part="headline"``) or every cell
+    (``part="detail"``)."""
+    d = pd.concat([(v[claim].headline_cells() if part == "headline" else v[claim].detail).assign(model=m)
+                   for m, v in verdicts.items()], ignore_index=True)
+    return d[["model", *[c for c in d.columns if c != "model"]]]
+
+
+def per_model_markdown(verdicts: dict, not_measured: str | None = None) -> str:
+    """``{model: Verdict}`` as the paragraphs a chapter glues: each verdict's
+    :meth:`~helpers.claims.Verdict.markdown` (``not_measured`` in its place for a verdict not measured, when
+    given), under "*On model:*" when several models are compared."""
+    several = len(verdicts) > 1
+    return "\n\n".join((f"*On {m}:*\n\n" if several else "")
+                        + (not_measured if not_measured is not None and v.verdict == C.NOT_MEASURED else v.markdown())
+                        for m, v in verdicts.items())
+
+
+def head_sentence(head: pd.DataFrame, methods, metric_name: str) -> str:
+    """Which of ``methods`` costs the fine-tuned head the most ``metric_name`` without retraining, per model
+    (``head``: :func:`helpers.enhancement.measure`'s table; a ``model`` column when several): the mean over
+    replicates and tasks of score(none) - score(method), its 95% t-interval (:func:`helpers.claims.t_interval`),
+    and ZM's beside it."""
+    names = list(dict.fromkeys(head.model)) if "model" in head else [None]
+    lines = []
+    for m in names:
+        h = head if m is None else head[head.model == m]
+        hd = h.pivot_table(index=["task", "replicate"], columns="method", values="value")
+        drops = {x: C.t_interval(hd["none"] - hd[x]) for x in methods if x in hd}
+        if not drops:
+            continue
+        worst = max(drops, key=lambda x: drops[x][0])
+
+        def text(x):
+            mean, lo, hi, n = drops[x]
+            return f"{mean:+.3f}" + (f" (95% interval [{lo:+.3f}, {hi:+.3f}])" if np.isfinite(lo) else " (one replicate)")
+
+        who = "the fine-tuned head" if len(names) == 1 else f"{m}'s fine-tuned head"
+        lines.append(f"Without retraining, {who} loses the most {metric_name} under **{worst}**: {text(worst)} on average"
+                     + (f"; under ZM it loses {text('ZM')}." if "ZM" in drops and worst != "ZM" else "."))
+    return " ".join(lines)
 
 
 def c2_verdict(configs: dict, n_sentences: int, extract_max_length: int, k: int, layers, section: str = "",

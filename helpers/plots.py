@@ -36,6 +36,12 @@ def palette(names) -> dict:
     return {n: OTHER[i % len(OTHER)] for i, n in enumerate(names)}
 
 
+def by_model(d, several: bool, column: str = "task"):
+    """``d`` with a column ``panel``: "model | task" (``column``) when a chapter compares several models, the task
+    alone otherwise; a figure faceted by ``panel`` shows each model on each task, the objectives side by side."""
+    return d.assign(panel=(d["model"].astype(str) + " | " + d[column].astype(str)) if several else d[column])
+
+
 def setup() -> None:
     """The book's figure theme (called once per notebook)."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")

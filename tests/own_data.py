@@ -32,20 +32,30 @@ def _own_file(path, regression: bool):
 
 def own_csv_runs_through_chapters_00_to_06(kind, tmp_path, monkeypatch):
     """Chapters 00-06 on the CSV; for the classification task chapter 02 measures and the ledger (06) decides
-    every claim on the book's MLM encoder too (``more_models=["mlm"]``: fine-tuned on the same task and seeds,
+    every claim on the book's MLM encoder too (chapters 03-05 decide C2-C7 on both;
+    ``more_models=["mlm"]``: fine-tuned on the same task and seeds,
     measured on the same sentences), and the ledger compares the two objectives (the difference of the headline
     effects, Welch interval)."""
     monkeypatch.setattr(paths, "EXECUTED", tmp_path / "executed")
     f = _own_file(tmp_path / f"own-{kind}.csv", kind == "regression")
     for nb in CHAPTERS:
         declared = run.notebook_parameters(run.find_notebook(nb))
-        more = ["mlm"] if kind == "classification" and nb in ("02", "06") else []
+        more = ["mlm"] if kind == "classification" and nb in ("02", "03", "04", "05", "06") else []
         params = {k: v for k, v in {**SMALL, "tasks": [str(f)], "more_models": more}.items() if k in declared}
         out = run.execute(nb, params, set_name=f"own-{kind}", timeout=900)
         assert out.is_file()
         if nb == "02" and more:   # both objectives side by side: a C1 verdict and a line per model
             text = out.read_text()
             assert "*On minilm:*" in text and "*On mlm:*" in text and "**mlm, " in text
+        if nb == "03" and more:   # C2 per model
+            text = out.read_text()
+            assert text.count("*On mlm:*") == 1 and "*On minilm:*" in text
+        if nb == "04" and more:   # C3 and C4 per model
+            text = out.read_text()
+            assert text.count("*On mlm:*") == 2 and "**mlm, " in text
+        if nb == "05" and more:   # C5-C7 per model, the costliest method of each model's head
+            text = out.read_text()
+            assert text.count("*On mlm:*") == 3 and "mlm's fine-tuned head loses the most" in text
     if kind == "classification":
         text = out.read_text()
         assert "minilm - mlm [95% Welch interval]" in text and "verdict: mlm" in text

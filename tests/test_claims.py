@@ -812,3 +812,64 @@ def test_c4_with_no_probe_above_the_majority_rate_is_inconclusive_not_an_error()
     assert LG.c4_verdict(d, 6).verdict == C.INCONCLUSIVE
     with pytest.raises(ValueError, match="k=3"):
         C.c4_knowledge(C.headroom_excess(d), k=3)
+
+
+def _enhancement_tables(pt, ft, seed):
+    """Chapter 05's tables of one model (:func:`helpers.enhancement.measure`'s shape) from :func:`enhancement_table`:
+    layers 0-2, raw and scale-free log10 I(W), the random-partition control as ZM's rows, no Gaussian cloud."""
+    from helpers import enhancement as EN
+
+    def with_control(d):
+        return pd.concat([d, d[d.method == "ZM"].assign(method=EN.CONTROL)], ignore_index=True)
+
+    iso = pd.concat([with_control(enhancement_table(pt, ft, n=3, seed=seed + layer)).assign(layer=layer, metric=metric)
+                     for layer in (0, 1, 2) for metric in ("log10 I(W)", EN.SCALE_FREE)], ignore_index=True)
+    return {"iso": iso, "scores": enhancement_table(pt, ft, n=3, seed=seed).assign(metric="accuracy"),
+            "cloud": pd.DataFrame(columns=iso.columns)}
+
+
+def test_enhancement_verdicts_decide_each_model_as_a_chapter_of_that_model_alone():
+    """Chapter 05 with more_models: C5-C7 per model from the tables of every model (a model column) are the
+    verdicts of each model's tables alone, and models with different effects get different verdicts."""
+    from helpers import enhancement as EN, ledger as LG
+
+    methods = ["none", *METHODS]
+    a, b = _enhancement_tables(1.0, 0.5, 0), _enhancement_tables(0.0, 0.0, 10)
+    both = {k: pd.concat([a[k].assign(model="a"), b[k].assign(model="b")], ignore_index=True) for k in a}
+    split = EN.by_model(both)
+    assert list(split) == ["a", "b"] and "model" not in split["a"]["iso"]
+    pd.testing.assert_frame_equal(split["b"]["scores"], b["scores"])
+    v = LG.enhancement_verdicts(both, methods)
+    assert list(v) == ["a", "b"] and all(list(x) == ["C5", "C6", "C7"] for x in v.values())
+    for name, alone in (("a", a), ("b", b)):
+        for claim, expected in (("C5", LG.c5_verdict(alone, methods)), ("C6", LG.c6_verdict(alone["scores"], METHODS, 2)),
+                                ("C7", LG.c7_verdict(alone, methods))):
+            assert (v[name][claim].verdict, v[name][claim].estimate) == (expected.verdict, expected.estimate)
+    assert v["a"]["C5"].verdict == C.SUPPORTED and v["b"]["C5"].verdict == C.INCONCLUSIVE
+    cells = LG.model_table(v, "C5")
+    assert list(cells.columns[:1]) == ["model"] and set(cells.model) == {"a", "b"}
+    text = LG.per_model_markdown({m: x["C5"] for m, x in v.items()})
+    assert text.index("*On a:*") < text.index("*On b:*") and text.count("**C5:") == 2
+    assert "*On" not in LG.per_model_markdown({"a": v["a"]["C5"]})           # one model: no header
+    assert LG.per_model_markdown({"a": C.not_measured("C7", "S"), "b": v["b"]["C7"]}, "needs ZM").startswith(
+        "*On a:*\n\nneeds ZM")
+
+
+def test_head_sentence_names_the_costliest_method_per_model():
+    """Without retraining, model a's head loses most under ABTT, model b's under ZM; each sentence says so with
+    its interval, and ZM's drop stands beside a worse method."""
+    from helpers import ledger as LG
+
+    rows = []
+    for model, drop in (("a", {"none": 0.0, "ZM": 0.01, "ABTT": 0.2}), ("b", {"none": 0.0, "ZM": 0.1, "ABTT": 0.02})):
+        for task in ("x", "y"):
+            for r in range(3):
+                base = 0.9 + 0.01 * r
+                rows += [{"model": model, "task": task, "replicate": r, "method": m, "metric": "accuracy",
+                          "value": base - d + 0.001 * (r + len(task))} for m, d in drop.items()]
+    text = LG.head_sentence(pd.DataFrame(rows), ["ZM", "ABTT"], "accuracy")
+    assert "a's fine-tuned head loses the most accuracy under **ABTT**: +0.200" in text
+    assert "under ZM it loses +0.010" in text
+    assert "b's fine-tuned head loses the most accuracy under **ZM**: +0.100" in text
+    one = LG.head_sentence(pd.DataFrame(rows).query("model == 'a'").drop(columns="model"), ["ZM", "ABTT"], "accuracy")
+    assert one.startswith("Without retraining, the fine-tuned head loses the most accuracy under **ABTT**")

@@ -153,3 +153,14 @@ def test_an_extraction_is_the_same_bytes_whatever_the_thread_count_of_its_proces
         out[threads] = json.loads(res.stdout.strip().splitlines()[-1])
     assert (out[1]["threads"], out[2]["threads"]) == (1, 2)      # the processes really differ
     assert out[1]["digest"] == out[2]["digest"]
+
+
+def test_configs_by_model_splits_every_run_in_the_order_given():
+    """A chapter's runs of several models ({(model, task, seed): config}) as one {(task, seed): config} per model:
+    what the one-model tables (chapter 05's, C2's, C4's) take; nothing lost, the models in the chapter's order."""
+    both = F.configs_for_models(["mlm", "minilm"], ["mr"], [0, 1])
+    split = E.configs_by_model(both)
+    assert list(split) == ["mlm", "minilm"]
+    for m in split:
+        assert split[m] == F.configs_for(m, ["mr"], [0, 1])
+    assert sum(len(c) for c in split.values()) == len(both)
