@@ -36,10 +36,17 @@ def palette(names) -> dict:
     return {n: OTHER[i % len(OTHER)] for i, n in enumerate(names)}
 
 
+def facet(several: bool, column: str = "task") -> str:
+    """The column a chapter's figures facet by: the task (``column``) alone, or "model | task" when the chapter
+    compares several models (:func:`by_model` fills it)."""
+    return f"model | {column}" if several else column
+
+
 def by_model(d, several: bool, column: str = "task"):
-    """``d`` with a column ``panel``: "model | task" (``column``) when a chapter compares several models, the task
-    alone otherwise; a figure faceted by ``panel`` shows each model on each task, the objectives side by side."""
-    return d.assign(panel=(d["model"].astype(str) + " | " + d[column].astype(str)) if several else d[column])
+    """``d`` with the column :func:`facet` names: "minilm | mr" (model and ``column``) when a chapter compares
+    several models, so that a figure faceted by it shows each model on each task side by side; ``d`` as it is
+    otherwise."""
+    return d.assign(**{facet(several, column): d["model"].astype(str) + " | " + d[column].astype(str)}) if several else d
 
 
 def setup() -> None:

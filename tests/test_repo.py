@@ -138,6 +138,19 @@ def test_seaborn_call_scanner_sees_a_call_without_palette():
     assert len(calls) == 2 and "palette=" not in calls[0] and "palette=" in calls[1]
 
 
+def test_figures_facet_by_task_alone_or_by_model_and_task():
+    """One model: the figures facet by the task as before (the frame untouched); several: by "model | task", so
+    the objectives sit side by side on the same task."""
+    import pandas as pd
+    from helpers import plots
+
+    d = pd.DataFrame({"model": ["minilm", "mlm"], "task": ["mr", "mr"], "value": [1.0, 2.0]})
+    assert plots.facet(False) == "task" and plots.by_model(d, False) is d
+    both = plots.by_model(d, True)
+    assert plots.facet(True) == "model | task" and list(both["model | task"]) == ["minilm | mr", "mlm | mr"]
+    assert "model | task" not in d
+
+
 def test_no_other_colour_is_near_the_model_states():
     from helpers import plots
 
