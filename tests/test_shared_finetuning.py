@@ -30,9 +30,11 @@ def test_every_chapter_that_needs_runs_takes_the_finetune_dict():
         assert not set(params) & set(F.SETTINGS), f"{path.name} declares fine-tuning settings outside `finetune`"
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
         assert "FinetuneConfig(" not in code, f"{path.name} builds its own FinetuneConfig"
-        if re.search(r"F\.finetune\(", code):
-            assert re.search(r"F\.configs_(for|by_task)\(model, tasks, \w+, finetune\)", code) or re.search(
-                r"F\.configs_for_models\(model_names, tasks, seeds, finetune\)", code) and "model_names = [model, " in code, path.name
+        if re.search(r"F\.finetune\(", code):       # one model, or `model` and `more_models` with the same dict
+            one = re.search(r"F\.configs_(for|by_task)\(model, tasks, \w+, finetune\)", code)
+            several = (re.search(r"F\.(configs_for_models\(model_names|configs_by_task\(m), tasks, \w+, finetune\)", code)
+                       and re.search(r"model_names = (list\(dict\.fromkeys\()?\[model, \*checks\.as_list\(more_models\)\]", code))
+            assert one or several, path.name
 
 
 @pytest.mark.parametrize("param_file", PARAMETER_SETS, ids=lambda p: p.stem)
