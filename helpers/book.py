@@ -9,8 +9,9 @@
    prints a progress line every 10% (steps, examples and tokens per second, time left).
 2. **Execution.**  Every notebook of the table of contents that the execution cache does not hold is executed,
    two at a time (:func:`execute_chapters`): a cached table is computed on one thread (``cache.TABLE_THREADS``,
-   for determinism), so one notebook leaves the second core idle.  Notebooks that read other chapters' tables
-   (:data:`LATE`) run after the others, so that no two processes compute one table.  Each executed notebook is
+   for determinism), so one notebook leaves the second core idle.  A notebook that reads other chapters' tables
+   starts once those chapters ended (:data:`AFTER`), so that no two processes compute one table, and not later:
+   the ledger runs beside the last short chapters instead of after them.  Each executed notebook is
    stored in the execution cache the way myst-nb stores it, so the build below renders it without executing.
 3. **Chapters.**  ``jupyter-book build ROOT -W -n --keep-going --all`` with ``ISOBOOK_NO_TRAINING=1``: the
    chapters only read cached runs, and a chapter that would train (a run the stage missed) fails at once,
@@ -164,17 +165,20 @@ def artifact_sweeps(notebooks: list[str] | None = None) -> list:
     """The fine-tuning runs of the chapters' defaults as sweeps (``helpers.sweep.Sweep``, steps ``finetune``):
     one per (model, tasks, finetune settings), over the union of the chapters' seeds."""
     from . import checks, finetune as F
+    from .ledger import control_task_names
     from .sweep import Sweep
 
     groups: dict[str, dict] = {}
     for doc, v in chapter_defaults(notebooks):
         seeds = set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed")))
-        settings = [v["finetune"] or {}, *({**(v["finetune"] or {}), **F.CONTROLS[c]}   # the ledger's control runs
-                                            for c in checks.as_list(v.get("controls")) if c in F.CONTROLS)]
+        tasks = checks.as_list(v["tasks"])
+        settings = [(v["finetune"] or {}, tasks),                  # the ledger's control runs, on their tasks
+                    *(({**(v["finetune"] or {}), **F.CONTROLS[c]}, control_task_names(v.get("control_tasks"), tasks))
+                      for c in checks.as_list(v.get("controls")) if c in F.CONTROLS)]
         for model in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
-            for finetune in settings:
-                key = cache.canonical_json([model, checks.as_list(v["tasks"]), finetune])
-                g = groups.setdefault(key, {"model": model, "tasks": checks.as_list(v["tasks"]),
+            for finetune, on_tasks in settings:
+                key = cache.canonical_json([model, on_tasks, finetune])
+                g = groups.setdefault(key, {"model": model, "tasks": on_tasks,
                                             "finetune": finetune, "seeds": set(), "chapters": []})
                 g["seeds"] |= seeds
                 g["chapters"].append(Path(doc).stem)
@@ -231,9 +235,26 @@ COLD_ORDER = ("notebooks/03_local_structure", "notebooks/05_enhancement", "noteb
               "notebooks/07_during_finetuning", "notebooks/00_models_and_data")
 """Longest first, as measured cold (session 9, one process: 03 7.8 min, 05 5.3, 04 4.3, 08 3.7, 02 3.4, 01 1.8,
 07 1.1, 00 0.5): the order of stage 2 when the last build's times (``_build/book-times.json``) are unknown."""
-LATE = ("notebooks/06_claims_ledger", "notebooks/findings", "notebooks/status")
-"""Notebooks executed after every other notebook (stage 2): the ledger and findings read the tables of chapters
-03-05, the build status page the seconds of every cell executed before it (:data:`CELL_TIMES`)."""
+EVERY_OTHER = "every other notebook"
+AFTER = {"notebooks/06_claims_ledger": ("notebooks/03_local_structure", "notebooks/04_elongated_directions",
+                                        "notebooks/05_enhancement"),
+         "notebooks/findings": ("notebooks/06_claims_ledger",),
+         "notebooks/status": EVERY_OTHER}
+"""What a notebook of stage 2 waits for: the ledger reads the tables of chapters 03-05; the findings page those and
+the control runs' tables, which the ledger computes; the build status page the seconds of every cell executed
+before it (:data:`CELL_TIMES`)."""
+
+
+def ready(pending) -> list[str]:
+    """The notebooks of ``pending`` (not yet ended: waiting or executing) whose :data:`AFTER` are none of them."""
+    pending = list(pending)
+    out = []
+    for doc in pending:
+        after = AFTER.get(doc, ())
+        others = [d for d in pending if d != doc]
+        if not (any(AFTER.get(d) != EVERY_OTHER for d in others) if after == EVERY_OTHER else set(after) & set(others)):
+            out.append(doc)
+    return out
 
 
 def chapter_env() -> dict:
@@ -303,11 +324,11 @@ def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
 def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=print, root: Path = paths.ROOT,
                      cache_dir: Path = JUPYTER_CACHE) -> bool:
     """Stage 2: execute, ``workers`` at a time, every notebook (default: the table of contents) whose code the
-    execution cache (``_build/.jupyter_cache``) does not hold, longest first (times of the last build), those of
-    :data:`LATE` after the rest; store each in the cache as myst-nb would.  True when every one succeeded (a
-    failure is reported; the strict build executes that notebook again and fails with its error)."""
+    execution cache (``_build/.jupyter_cache``) does not hold, longest first (times of the last build) among those
+    whose :data:`AFTER` ended (:func:`ready`); store each in the cache as myst-nb would.  True when every one
+    succeeded (a failure is reported; the strict build executes that notebook again and fails with its error)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     import nbformat
     from jupyter_cache import get_cache
@@ -329,8 +350,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
     cell_times = json.loads(CELL_TIMES.read_text()) if Path(cache_dir) == JUPYTER_CACHE and CELL_TIMES.is_file() else {}
     rank = {d: i for i, d in enumerate(COLD_ORDER)}
-    first = sorted((d for d in todo if d not in LATE), key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))
-    waves = [w for w in (first, [d for d in todo if d in LATE]) if w]
+    pending = sorted(todo, key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))   # longest first
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
         + (f"; {len(docs) - len(todo)} held by the execution cache" if len(todo) < len(docs) else ""))
     ok, t0 = True, time.time()
@@ -340,8 +360,16 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     try:
         # spawned, not forked: the caller (pytest, a notebook) may hold torch's thread pools, which a fork can hang
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
-            for wave in waves:
-                for fut in as_completed([pool.submit(_execute_one, d, root) for d in wave]):
+            running: dict = {}
+            while pending:
+                for d in ready(pending):
+                    if len(running) < max(1, workers) and d not in running.values():
+                        running[pool.submit(_execute_one, d, root)] = d
+                if not running:
+                    raise RuntimeError(f"stage 2: nothing can start among {pending} (a cycle in book.AFTER)")
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    pending.remove(running.pop(fut))
                     doc, text, seconds, err, cells = fut.result()
                     times[doc], cell_times[doc] = seconds, cells
                     if Path(cache_dir) == JUPYTER_CACHE:      # the build status page (executed last) reads them

@@ -305,26 +305,57 @@ def control_configs(configs: dict, control: str) -> dict:
     return {k: replace(cfg, **F.CONTROLS[control]) for k, cfg in configs.items()}
 
 
+def control_task_names(control_tasks, tasks) -> list[str]:
+    """The tasks the control fine-tunings run on: ``control_tasks`` (each one of ``tasks``), or, when None, the
+    first of ``tasks``.  One task with the book's seeds asks the control's question (what does fine-tuning do to
+    the space without the task?); each further task adds as many runs as there are seeds."""
+    from .checks import ParameterError
+
+    task_names = list(dict.fromkeys(as_list(tasks)))
+    if control_tasks is None:
+        return task_names[:1]
+    names = list(dict.fromkeys(as_list(control_tasks)))
+    if not names:
+        raise ParameterError(f"control_tasks={control_tasks!r} is empty; give None (the first task) or some of: "
+                             f"{', '.join(task_names)}")
+    for t in names:
+        if t not in task_names:
+            raise ParameterError(f"control_tasks={control_tasks!r} is not valid: {t!r} is not among the chapter's "
+                                 f"tasks; choose among: {', '.join(task_names)}")
+    return names
+
+
 def control_verdicts(configs: dict, controls, n_sentences: int = 400, n_train_sentences: int = 400, methods=None,
-                     n_clusters: int = 27, max_fit_tokens: int | None = 20_000,
-                     extract_max_length: int = 128) -> dict[str, list]:
+                     n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
+                     control_tasks=None) -> dict[str, list]:
     """``{control: C1-C7}`` decided by the same functions on each control fine-tuning of ``configs``
-    (:func:`control_configs`), measured on the same sentences."""
-    return {c: verdicts(control_configs(configs, c), n_sentences, n_train_sentences, methods, n_clusters,
+    (:func:`control_configs`) on ``control_tasks`` (:func:`control_task_names`: default the first task), measured on
+    the same sentences."""
+    names = control_task_names(control_tasks, [t for t, _ in configs])
+    on_tasks = {k: cfg for k, cfg in configs.items() if k[0] in names}
+    return {c: verdicts(control_configs(on_tasks, c), n_sentences, n_train_sentences, methods, n_clusters,
                         max_fit_tokens, extract_max_length) for c in check_controls(controls)}
+
+
+PRE_TRAINED_ONLY = ("C7",)
+"""Claims decided on the pre-trained model alone (C7: the local view against the global one before any
+fine-tuning): a control fine-tuning shares that model and those sentences, so its verdict repeats the real one by
+construction and is not shown as evidence."""
+NOT_A_FINETUNING_CLAIM = "n/a: decided on the pre-trained model, which the control shares"
 
 
 def control_column(real, control) -> list[str]:
     """One cell per claim: the control run's verdict and estimate in its own headline cell ("" where the claim was
-    not measured)."""
+    not measured; :data:`NOT_A_FINETUNING_CLAIM` for the claims of :data:`PRE_TRAINED_ONLY`)."""
     by = {v.claim: v for v in control}
-    return ["" if v.claim not in by or by[v.claim].verdict == C.NOT_MEASURED else
+    return [NOT_A_FINETUNING_CLAIM if v.claim in PRE_TRAINED_ONLY and v.verdict != C.NOT_MEASURED else
+            "" if v.claim not in by or by[v.claim].verdict == C.NOT_MEASURED else
             f"{by[v.claim].verdict}, {by[v.claim].interval()} ({by[v.claim].where})" for v in real]
 
 
-def controls_sentence(real, controls: dict) -> str:
-    """What the control fine-tunings say, claim by claim where they support what the real runs support (or say
-    how to run them when none was)."""
+def controls_sentence(real, controls: dict, on: str = "") -> str:
+    """What the control fine-tunings say (run on ``on``, e.g. "mr"), claim by claim where they support what the real
+    runs support (or say how to run them when none was); the claims of :data:`PRE_TRAINED_ONLY` are left out."""
     if not controls:
         return ("No control fine-tuning was run here. With `controls=[\"label-shuffled\"]` every claim is decided "
                 "again on runs with the same settings and seeds whose training labels are permuted across the texts; "
@@ -332,15 +363,20 @@ def controls_sentence(real, controls: dict) -> str:
                 "of [CLS]; the ledger gets a column for each.")
     lines = []
     for name, control in controls.items():
-        by = {v.claim: v for v in control}
+        by = {v.claim: v for v in control if v.claim not in PRE_TRAINED_ONLY}
         both = [v.claim for v in real if v.verdict == C.SUPPORTED and by.get(v.claim) is not None
                 and by[v.claim].verdict == C.SUPPORTED]
         differ = [f"{v.claim} ({v.verdict} on the real runs, {by[v.claim].verdict} here)" for v in real
                   if v.verdict != C.NOT_MEASURED and v.claim in by and by[v.claim].verdict not in (v.verdict, C.NOT_MEASURED)]
-        lines.append(f"- **{name}**: " + (f"supports {', '.join(both)} as the real runs do" if both else
-                                          "supports none of the claims the real runs support")
+        lines.append(f"- **{name}**" + (f" (on {on})" if on else "") + ": "
+                     + (f"supports {', '.join(both)} as the real runs do" if both else
+                        "supports none of the claims the real runs support")
                      + (f"; differs on {', '.join(differ)}." if differ else "; no verdict differs.")
                      + f" {CONTROL_READINGS.get(name, '')}".rstrip())
+    shared = [v.claim for v in real if v.claim in PRE_TRAINED_ONLY and v.verdict != C.NOT_MEASURED]
+    if shared:
+        lines.append(f"- {', '.join(shared)} is decided on the pre-trained model, which every control shares: no "
+                     "control fine-tuning tests it.")
     return "\n".join(lines)
 
 
@@ -354,6 +390,45 @@ def verdicts_by_model(models, tasks, seeds, finetune: dict | None = None, n_sent
     names = list(dict.fromkeys(as_list(models)))
     return {m: verdicts(F.configs_for(m, tasks, seeds, finetune or {}), n_sentences, n_train_sentences, methods,
                         n_clusters, max_fit_tokens, extract_max_length) for m in names}
+
+
+def control_verdicts_by_model(models, tasks, seeds, finetune: dict | None, controls, n_sentences: int = 400,
+                              n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
+                              max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
+                              control_tasks=None) -> dict[str, dict[str, list]]:
+    """``{model: {control: C1-C7}}``: :func:`control_verdicts` of every model of ``models`` on its own runs
+    (:func:`verdicts_by_model`'s configurations), so that each objective gets the same controls."""
+    return {m: control_verdicts(F.configs_for(m, tasks, seeds, finetune or {}), controls, n_sentences,
+                                n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length, control_tasks)
+            for m in dict.fromkeys(as_list(models))}
+
+
+def with_control_columns(comparison: pd.DataFrame, by_model: dict, controls_by_model: dict, on: str = "") -> pd.DataFrame:
+    """:func:`helpers.claims.compare_models`'s table with a column per control and model (:func:`control_column`:
+    the control's verdict and estimate beside that model's real one), so a reader sees for each objective what
+    fine-tuning without the task does."""
+    out = comparison.copy()
+    for m, controls in controls_by_model.items():
+        for name, control in controls.items():
+            cells = dict(zip((v.claim for v in by_model[m]), control_column(by_model[m], control)))
+            out[f"{name}{f' on {on}' if on else ''}: {m}"] = [cells.get(c, "") for c in out.claim]
+    return out
+
+
+def compare_objectives(model: str, verdicts: list, control_runs: dict, more_models, tasks, seeds,
+                       finetune: dict | None, n_sentences: int = 400, n_train_sentences: int = 400, methods=None,
+                       n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
+                       control_tasks=None, on: str = "") -> pd.DataFrame:
+    """The ledger's "both objectives" table: ``model``'s ``verdicts`` and ``control_runs`` (decided already) beside
+    those of every model of ``more_models`` on the same tasks, seeds and sentences
+    (:func:`helpers.claims.compare_models`, the difference of the headline effects with its Welch interval), with a
+    column per control and model (:func:`with_control_columns`)."""
+    others = [m for m in dict.fromkeys(as_list(more_models)) if m != model]
+    args = (n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length)
+    by_model = {model: verdicts, **verdicts_by_model(others, tasks, seeds, finetune, *args)}
+    controls = {model: control_runs, **control_verdicts_by_model(others, tasks, seeds, finetune, list(control_runs),
+                                                                 *args, control_tasks=control_tasks)}
+    return with_control_columns(C.compare_models(by_model), by_model, controls, on)
 
 
 def model_rows(cards: dict) -> pd.DataFrame:
@@ -480,7 +555,7 @@ def layer_grid(verdicts) -> pd.DataFrame:
     return grid[[*cols, "tally", GRID_VERDICT]].fillna("")
 
 
-def findings(verdicts, controls: dict | None = None) -> pd.DataFrame:
+def findings(verdicts, controls: dict | None = None, on: str = "") -> pd.DataFrame:
     """One row per claim for a reader: the claim, the book's verdict (on the mean over layers), the last layer's
     (the paper's convention), the statistic it rests on (what is measured, in which unit, where), its estimate
     with the 95% interval over fine-tuning seeds and its minimum detectable effect, the scale-free co-criterion,
@@ -497,5 +572,6 @@ def findings(verdicts, controls: dict | None = None) -> pd.DataFrame:
         "control run": (v.control_text() or f"within the criterion: {v.control}") if m else "",
         "the paper's sources say": PAPER_RESULTS[v.claim]} for v, m in zip(verdicts, measured)])
     for name, control in (controls or {}).items():
-        table.insert(len(table.columns) - 1, f"{name} fine-tuning (control)", control_column(verdicts, control))
+        table.insert(len(table.columns) - 1, f"{name} fine-tuning{f' on {on}' if on else ''} (control)",
+                     control_column(verdicts, control))
     return table

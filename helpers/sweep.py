@@ -15,6 +15,9 @@ A sweep file::
     steps: [finetune, enhancement]  # per (model, task, seed): finetune, extract, enhancement
     enhancement: {}                 # overrides of chapter 05's measurement parameters (its defaults otherwise)
     notebooks: [05_enhancement, 06_claims_ledger]   # then, per model, whole notebooks (papermill runner)
+    controls: []                    # control fine-tunings the ledger decides beside the runs (chapter 06's
+                                    # `controls`, e.g. [label-shuffled]): built as finetune steps, none by default
+    control_tasks: null             # their tasks (some of `tasks`; null: the first task), every seed
 
 Every (model, task, seed) step is one Dask task (extract and enhancement wait for their fine-tuning run);
 notebooks wait for every step of their model.  Results land in the artifact cache (``ISOBOOK_CACHE``: a
@@ -44,7 +47,8 @@ from . import cache, checks, paths
 from .progress import duration as _fmt
 
 STEPS = ("finetune", "extract", "enhancement")
-KEYS = {"description", "params", "model", "tasks", "seeds", "finetune", "steps", "enhancement", "notebooks", "retries"}
+KEYS = {"description", "params", "model", "tasks", "seeds", "finetune", "steps", "enhancement", "notebooks", "retries",
+        "controls", "control_tasks"}
 
 
 # ----------------------------------------------------------------------------- the sweep's specification
@@ -61,11 +65,22 @@ class Sweep:
     retries: int = 1
     description: str = ""
     file: str = ""
+    controls: list[str] = field(default_factory=list)
+    control_tasks: list[str] | None = None
 
     def configs(self, model: str) -> dict:
         from . import finetune as F
 
         return F.configs_for(model, self.tasks, self.seeds, self.finetune)
+
+    def control_configs(self, model: str) -> dict:
+        """The control fine-tunings of ``model`` that the sweep's ledger decides beside its runs:
+        ``{(control, task, seed): FinetuneConfig}`` (``helpers.ledger.control_configs`` on ``control_tasks``)."""
+        from .ledger import control_configs, control_task_names
+
+        on = control_task_names(self.control_tasks, self.tasks)
+        real = {k: cfg for k, cfg in self.configs(model).items() if k[0] in on}
+        return {(c, t, s): cfg for c in self.controls for (t, s), cfg in control_configs(real, c).items()}
 
     def measurement(self) -> dict:
         """Chapter 05's measurement parameters (its defaults, overridden by the sweep's ``enhancement``)."""
@@ -85,9 +100,10 @@ class Sweep:
         from . import run
 
         declared = run.notebook_parameters(run.find_notebook(notebook))
+        controls = {"controls": self.controls, "control_tasks": self.control_tasks}
         if "sweep" in declared:
-            return {"sweep": self.file, "model": model}
-        offered = {"model": model, "tasks": self.tasks, "seeds": self.seeds, "finetune": self.finetune}
+            return {"sweep": self.file, "model": model, **{k: v for k, v in controls.items() if k in declared}}
+        offered = {"model": model, "tasks": self.tasks, "seeds": self.seeds, "finetune": self.finetune, **controls}
         return {k: v for k, v in offered.items() if k in declared}
 
 
@@ -137,11 +153,15 @@ def load(file) -> Sweep:
                   tasks=checks.as_list(data.get("tasks", [])), seeds=checks.as_list(data.get("seeds", [0])),
                   finetune=data.get("finetune") or {}, steps=steps, enhancement=data.get("enhancement") or {},
                   notebooks=[f"{x:02d}" if isinstance(x, int) else str(x) for x in checks.as_list(data.get("notebooks", []))], retries=int(data.get("retries", 1)),
-                  description=str(data.get("description", "")).strip(), file=str(file.resolve()))
+                  description=str(data.get("description", "")).strip(), file=str(file.resolve()),
+                  controls=checks.as_list(data.get("controls", [])), control_tasks=data.get("control_tasks"))
     from . import run
+    from .ledger import check_controls
 
+    check_controls(sweep.controls)
     for m in sweep.models:
         sweep.configs(m)                              # tasks, seeds, finetune: checked here
+        sweep.control_configs(m)                      # controls and their tasks too
     if "enhancement" in steps:
         sweep.measurement()
     for nb in sweep.notebooks:
@@ -303,6 +323,16 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
                     futures[f] = (step, model, t, s)
                     model_futures.append(f)
                     previous = f
+            for (c, t, s), cfg in sweep.control_configs(model).items():   # the ledger's control runs: trained only
+                done = is_done("finetune", cfg, {})
+                if done is not None:
+                    rows.append({**done, "status": "skipped (done)", "seconds": 0.0})
+                    continue
+                f = client.submit(run_step, "finetune", cfg, {}, threads,
+                                  key=f"finetune-{model}-{t}-{s}-{c}-{cache.key_of([sweep.name], 6)}",
+                                  retries=sweep.retries, pure=False)
+                futures[f] = ("finetune", model, t, s)
+                model_futures.append(f)
             for nb in sweep.notebooks:
                 f = client.submit(run_notebook, nb, sweep.notebook_params(nb, model), f"sweep-{sweep.name}",
                                   *model_futures, key=f"notebook-{nb}-{model}-{sweep.name}", retries=sweep.retries, pure=False)

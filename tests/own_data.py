@@ -56,8 +56,13 @@ def own_csv_runs_through_chapters_00_to_06(kind, tmp_path, monkeypatch):
         if nb == "05" and more:   # C5-C7 per model, the costliest method of each model's head
             text = out.read_text()
             assert text.count("*On mlm:*") == 3 and "mlm's fine-tuned head loses the most" in text
+        if nb == "06":            # the default label-shuffled control, run on the user's task and seeds
+            text = out.read_text()
+            assert f"label-shuffled fine-tuning on own-{kind} (control)" in text
+            assert f"**label-shuffled** (on own-{kind}): " in text
     if kind == "classification":
         text = out.read_text()
         assert "minilm - mlm [95% Welch interval]" in text and "verdict: mlm" in text
+        assert "label-shuffled on own-classification: mlm" in text     # the control of each objective
         assert "get the same verdict on minilm and mlm" in text      # the glued sentence
 

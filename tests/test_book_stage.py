@@ -13,13 +13,20 @@ def test_stage_covers_every_run_every_chapter_resolves():
     """The stage's runs are exactly the union of the runs the chapters' defaults resolve."""
     from helpers import checks
 
+    from helpers import ledger as LG
+
     stage = {c for sw in book.artifact_sweeps() for c in sw.configs(sw.models[0]).values()}
-    chapters = set()
+    chapters, controls = set(), set()
     for doc, v in book.chapter_defaults():
         seeds = sorted(set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed"))))
         for m in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
-            chapters |= set(F.configs_for(m, v["tasks"], seeds, v["finetune"]).values())
-    assert chapters and stage == chapters
+            real = F.configs_for(m, v["tasks"], seeds, v["finetune"])
+            chapters |= set(real.values())
+            on = LG.control_task_names(v.get("control_tasks"), v["tasks"])
+            for c in checks.as_list(v.get("controls")):
+                controls |= set(LG.control_configs({k: cfg for k, cfg in real.items() if k[0] in on}, c).values())
+    assert chapters and stage == chapters | controls
+    assert {(c.task, c.train_labels) for c in controls} == {("mr", "shuffled")}   # the ledger's default control
     names = {d for d, _ in book.chapter_defaults()}
     assert {"notebooks/01_finetuning", "notebooks/02_isotropy", "notebooks/07_during_finetuning"} <= names
     assert "notebooks/00_models_and_data" not in names          # declares no seed: it trains nothing
@@ -39,6 +46,51 @@ def test_stage_builds_a_chapters_control_runs_beside_its_real_ones(tmp_path):
     sweeps = book.artifact_sweeps([str(path)])
     assert [sw.finetune for sw in sweeps] == [TINY_FT, {**TINY_FT, "train_labels": "shuffled"}]
     assert all(sw.seeds == [0, 1] and sw.tasks == ["mr"] for sw in sweeps)
+
+
+@pytest.mark.parametrize("control_tasks, expected", [(None, ["mr"]), (["bshift"], ["bshift"]),
+                                                     (["bshift", "mr"], ["bshift", "mr"])])
+def test_stage_builds_the_control_runs_on_the_control_tasks_only(tmp_path, control_tasks, expected):
+    """The control runs are built on ``control_tasks`` (default: the chapter's first task), the real ones on
+    every task; a control task that is not among the chapter's tasks is refused before anything is built."""
+    from helpers.checks import ParameterError
+
+    def chapter(control_tasks):
+        nb = nbf.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        p = nbf.v4.new_code_cell(f"model = 'minilm'\ntasks = ['mr', 'bshift']\nseeds = [0, 1]\n"
+                                 f"controls = ['label-shuffled']\ncontrol_tasks = {control_tasks!r}\n"
+                                 f"finetune = {TINY_FT!r}")
+        p.metadata["tags"] = ["parameters"]
+        nb.cells = [p]
+        path = tmp_path / "43_controls.ipynb"
+        nbf.write(nb, path)
+        return str(path)
+
+    real, control = book.artifact_sweeps([chapter(control_tasks)])
+    assert real.tasks == ["mr", "bshift"] and real.finetune == TINY_FT
+    assert control.tasks == expected and control.finetune["train_labels"] == "shuffled" and control.seeds == [0, 1]
+    with pytest.raises(ParameterError, match="control_tasks.*sst2.*choose among: mr, bshift"):
+        book.artifact_sweeps([chapter(["sst2"])])
+
+
+def test_a_notebook_starts_once_the_notebooks_it_reads_have_ended():
+    """Stage 2's order: the ledger waits for chapters 03-05 (not for the short chapters), the findings page for
+    the ledger, the build status page for every other notebook; the others start at once."""
+    ch = {n: f"notebooks/{n}" for n in ("00_models_and_data", "02_isotropy", "03_local_structure",
+                                        "04_elongated_directions", "05_enhancement", "06_claims_ledger", "findings",
+                                        "status")}
+    pending = list(ch.values())
+    assert book.ready(pending) == [ch[n] for n in ("00_models_and_data", "02_isotropy", "03_local_structure",
+                                                   "04_elongated_directions", "05_enhancement")]
+    after_05 = [d for d in pending if d not in (ch["03_local_structure"], ch["04_elongated_directions"],
+                                                ch["05_enhancement"])]
+    assert book.ready(after_05) == [ch["00_models_and_data"], ch["02_isotropy"], ch["06_claims_ledger"]]
+    assert book.ready([ch["findings"], ch["status"], ch["00_models_and_data"]]) == [ch["findings"],
+                                                                                 ch["00_models_and_data"]]
+    assert book.ready([ch["findings"], ch["status"]]) == [ch["findings"]]
+    assert book.ready([ch["status"]]) == [ch["status"]]
+    assert book.ready([ch["06_claims_ledger"], ch["findings"]]) == [ch["06_claims_ledger"]]  # 03-05 cached
 
 
 @pytest.fixture

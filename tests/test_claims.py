@@ -769,6 +769,66 @@ def test_label_shuffled_control_column_and_sentence():
     assert set(LG.CONTROL_READINGS) == set(LG.CONTROLS)
 
 
+def test_a_claim_on_the_pre_trained_model_alone_gets_no_control_verdict():
+    """C7 is decided on the pre-trained model, which a control fine-tuning shares: its control cell says so instead
+    of repeating the real verdict, and the sentence neither counts it as supported by the control nor leaves it
+    unexplained."""
+    from helpers import ledger as LG
+
+    real = [_v("C5", C.SUPPORTED), _v("C7", C.SUPPORTED)]
+    control = [_v("C5", C.SUPPORTED), _v("C7", C.SUPPORTED)]
+    assert LG.control_column(real, control) == ["supported, +0.5 [+0.1, +0.9] (layer 6; mr)", LG.NOT_A_FINETUNING_CLAIM]
+    text = LG.controls_sentence(real, {"label-shuffled": control}, on="mr")
+    assert text.startswith("- **label-shuffled** (on mr): supports C5 as the real runs do; no verdict differs.")
+    assert "C7 is decided on the pre-trained model, which every control shares" in text
+    assert "supports C5, C7" not in text
+    table = LG.findings(real, {"label-shuffled": control}, on="mr")
+    assert list(table["label-shuffled fine-tuning on mr (control)"])[-1] == LG.NOT_A_FINETUNING_CLAIM
+
+
+def test_each_objective_gets_its_control_column_beside_the_comparison():
+    """The both-objectives table: a column per control and model, each model's control verdict beside its own
+    claims (matched by claim, not by position), C7 marked as not a fine-tuning claim."""
+    from helpers import ledger as LG
+
+    a = [_v("C5", C.SUPPORTED), _v("C6", C.SUPPORTED), _v("C7", C.SUPPORTED)]
+    b = [_v("C5", C.SUPPORTED, estimate=0.7), _v("C6", C.INCONCLUSIVE, low=-0.1), _v("C7", C.SUPPORTED)]
+    comparison = C.compare_models({"minilm": a, "mlm": b})
+    controls = {"minilm": {"label-shuffled": [_v("C6", C.INCONCLUSIVE, low=-0.2), _v("C5", C.SUPPORTED)]},
+                "mlm": {"label-shuffled": [_v("C5", C.CONTRADICTED, estimate=-0.5, low=-0.9, high=-0.1)]}}
+    out = LG.with_control_columns(comparison, {"minilm": a, "mlm": b}, controls, on="mr")
+    assert list(out.columns[-2:]) == ["label-shuffled on mr: minilm", "label-shuffled on mr: mlm"]
+    assert list(out["label-shuffled on mr: minilm"]) == ["supported, +0.5 [+0.1, +0.9] (layer 6; mr)",
+                                                         "inconclusive, +0.5 [-0.2, +0.9] (layer 6; mr)",
+                                                         LG.NOT_A_FINETUNING_CLAIM]
+    assert list(out["label-shuffled on mr: mlm"]) == ["contradicted, -0.5 [-0.9, -0.1] (layer 6; mr)", "",
+                                                      LG.NOT_A_FINETUNING_CLAIM]
+    assert list(LG.with_control_columns(comparison, {"minilm": a, "mlm": b}, {}).columns) == list(comparison.columns)
+
+
+def test_control_runs_on_the_control_tasks_alone(monkeypatch):
+    """The control fine-tunings are decided on ``control_tasks`` (default: the first task, every seed), each run the
+    real run with the control's setting; a control task outside the chapter's tasks is refused by name."""
+    from helpers import finetune as F, ledger as LG
+    from helpers.checks import ParameterError
+
+    seen = []
+    monkeypatch.setattr(LG, "verdicts", lambda configs, *a: seen.append(configs) or [_v("C1", C.SUPPORTED)])
+    real = {(t, s): F.FinetuneConfig(task=t, seed=s) for t in ("mr", "bshift") for s in (0, 1, 2)}
+    out = LG.control_verdicts(real, ["label-shuffled"])
+    assert list(out) == ["label-shuffled"] and list(seen[-1]) == [("mr", 0), ("mr", 1), ("mr", 2)]
+    assert all(c.train_labels == "shuffled" and c.task == "mr" for c in seen[-1].values())
+    LG.control_verdicts(real, ["label-shuffled"], control_tasks=["bshift", "mr"])
+    assert set(seen[-1]) == set(real)
+    LG.control_verdicts(real, ["label-shuffled"], control_tasks="bshift")
+    assert list(seen[-1]) == [("bshift", 0), ("bshift", 1), ("bshift", 2)]
+    assert LG.control_verdicts(real, []) == {}
+    for bad, match in ((["sst2"], "control_tasks=.*'sst2' is not among the chapter's tasks; choose among: mr, bshift"),
+                       ([], "control_tasks=\\[\\] is empty")):
+        with pytest.raises(ParameterError, match=match):
+            LG.control_verdicts(real, ["label-shuffled"], control_tasks=bad)
+
+
 def test_findings_summary_says_where_a_co_criterion_or_a_control_run_matters():
     from helpers import ledger as LG
 

@@ -69,8 +69,9 @@ def test_every_parameter_is_visible_to_papermill(path):
 def test_ledger_takes_the_enhancement_chapters_parameters_whole():
     """Chapter 06 and the findings page read chapter 05's cached tables: same parameter names and defaults, or
     they would silently decide the claims on other runs (``more_models`` included: the models decided beside
-    ``model``, whose tables chapter 05 computes too).  Their one parameter of their own is ``controls`` (control
-    fine-tunings decided beside the real runs), empty by default."""
+    ``model``, whose tables chapter 05 computes too).  Their parameters of their own are ``controls`` (control
+    fine-tunings decided beside the real runs: the label-shuffled one by default) and ``control_tasks`` (their
+    tasks: None, the first task), the same in both, so the findings page reads the ledger's control runs."""
     from helpers import run
 
     def defaults(nb):
@@ -80,7 +81,8 @@ def test_ledger_takes_the_enhancement_chapters_parameters_whole():
     p05 = defaults("05_enhancement")
     for nb in ("06_claims_ledger", "findings"):
         own = defaults(nb)
-        assert own.pop("controls") == "[]", nb           # control fine-tunings: opt-in, none by default
+        assert own.pop("controls") == '["label-shuffled"]', nb     # the label-shuffled control by default
+        assert own.pop("control_tasks") == "None", nb               # on the first task
         assert own == p05, nb
 
 

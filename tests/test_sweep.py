@@ -17,10 +17,11 @@ TINY_ENH = ("{n_sentences: 30, n_train_sentences: 40, methods: [ZM, Clustering+Z
             "max_fit_tokens: 2000, extract_max_length: 48}")
 
 
-def sweep_file(tmp_path, name="tiny", seeds="[0, 1]", steps="[finetune]", notebooks="[]"):
+def sweep_file(tmp_path, name="tiny", seeds="[0, 1]", steps="[finetune]", notebooks="[]", more=""):
     f = tmp_path / f"{name}.yml"
     f.write_text(f"description: a tiny sweep for the tests\nmodel: minilm\ntasks: [mr]\nseeds: {seeds}\n"
-                 f"finetune: {TINY_FT}\nsteps: {steps}\nenhancement: {TINY_ENH}\nnotebooks: {notebooks}\nretries: 1\n")
+                 f"finetune: {TINY_FT}\nsteps: {steps}\nenhancement: {TINY_ENH}\nnotebooks: {notebooks}\nretries: 1\n"
+                 + more)
     return f
 
 
@@ -68,12 +69,35 @@ def _kill_a_worker_mid_step(client, cache_dir, killed):
         time.sleep(0.05)
 
 
+def test_a_sweeps_controls_are_checked_and_handed_to_the_ledger(tmp_path):
+    """A sweep's control fine-tunings: checked when the file is read (the control's name, its tasks among the
+    sweep's), one run per control, control task and seed, and the ledger's notebook gets them as parameters."""
+    from helpers.checks import ParameterError
+
+    spec = SW.load(sweep_file(tmp_path, more="controls: [label-shuffled]\n"))
+    assert spec.controls == ["label-shuffled"] and list(spec.control_configs("minilm")) == [
+        ("label-shuffled", "mr", 0), ("label-shuffled", "mr", 1)]
+    assert all(c.train_labels == "shuffled" for c in spec.control_configs("minilm").values())
+    assert SW.load(sweep_file(tmp_path)).control_configs("minilm") == {}          # none by default
+    params = spec.notebook_params("06_claims_ledger", "minilm")
+    assert params["controls"] == ["label-shuffled"] and params["control_tasks"] is None
+    f = tmp_path / "two.yml"
+    f.write_text(f"model: minilm\ntasks: [mr, bshift]\nseeds: [0]\nfinetune: {TINY_FT}\ncontrols: [label-shuffled]\n"
+                 "control_tasks: [bshift]\n")
+    assert list(SW.load(f).control_configs("minilm")) == [("label-shuffled", "bshift", 0)]
+    with pytest.raises(ParameterError, match="controls='shuffled'.*label-shuffled"):
+        SW.load(sweep_file(tmp_path, more="controls: [shuffled]\n"))
+    with pytest.raises(ParameterError, match="control_tasks.*bshift.*choose among: mr"):
+        SW.load(sweep_file(tmp_path, more="controls: [label-shuffled]\ncontrol_tasks: [bshift]\n"))
+
+
 def test_sweep_on_a_two_worker_local_cluster_survives_a_killed_worker_and_skips_done_work(tmp_path, monkeypatch):
     from distributed import Client
 
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("ISOBOOK_CACHE", str(cache_dir))          # workers inherit it
-    spec = SW.load(sweep_file(tmp_path, steps="[finetune, enhancement]", notebooks="[06_claims_ledger]"))
+    spec = SW.load(sweep_file(tmp_path, steps="[finetune, enhancement]", notebooks="[06_claims_ledger]",
+                              more="controls: [label-shuffled]\n"))
     cluster, threads = SW.local_cluster(2)
     killed, lines = [], []
     try:
@@ -85,15 +109,17 @@ def test_sweep_on_a_two_worker_local_cluster_survives_a_killed_worker_and_skips_
             killer.join()
             assert killed, "no worker was killed: the test did not exercise the rerun"
             assert (table.status == "done").all(), table
-            assert len(table) == 5 and set(table.step) == {"finetune", "enhancement", "notebook 06_claims_ledger"}
-            assert any(line.startswith("[5/5]") and "elapsed" in line and "left" in line for line in lines)
+            # two runs, their measurements, the two label-shuffled control runs, the ledger
+            assert len(table) == 7 and set(table.step) == {"finetune", "enhancement", "notebook 06_claims_ledger"}
+            assert any(line.startswith("[7/7]") and "elapsed" in line and "left" in line for line in lines)
             runs = sorted(p for p in (cache_dir / "finetune").iterdir() if p.is_dir())
-            assert len(runs) == 2 and not any(p.name.startswith(".tmp-") for p in runs)
+            assert len(runs) == 4 and not any(p.name.startswith(".tmp-") for p in runs)
             # chapter 06 ran on the sweep and read its summary and the cached tables
             summary = SW.read_summary("tiny")
-            assert set(summary.seed.dropna().astype(int)) == {0, 1} and summary["test metric"].notna().sum() == 4
+            assert set(summary.seed.dropna().astype(int)) == {0, 1} and summary["test metric"].notna().sum() == 6
             executed = list((paths.EXECUTED / "06_claims_ledger").glob("sweep-tiny-*.ipynb"))
             assert executed and b"Traceback" not in executed[0].read_bytes()
+            assert b"label-shuffled fine-tuning on mr (control)" in executed[0].read_bytes()
             # a rerun finds every step done
             again = SW.run(spec, client=client, threads=threads, say=lines.append)
             assert (again[again.step != "notebook 06_claims_ledger"].status == "skipped (done)").all()
