@@ -163,31 +163,37 @@ def chapter_defaults(notebooks: list[str] | None = None) -> list[tuple[str, dict
 
 def artifact_sweeps(notebooks: list[str] | None = None) -> list:
     """The fine-tuning runs of the chapters' defaults as sweeps (``helpers.sweep.Sweep``, steps ``finetune``):
-    one per (model, tasks, finetune settings), over the union of the chapters' seeds."""
-    from . import checks, finetune as F
-    from .ledger import control_task_names
+    one per (model, tasks, finetune settings), over the union of the chapters' seeds, with the control runs of the
+    chapters that declare ``controls`` as the sweep's ``controls`` on the union of their ``control_tasks`` (one sweep,
+    so the control runs share the workers with the real ones instead of waiting for them)."""
+    from . import checks
+    from .ledger import check_controls, control_task_names
     from .sweep import Sweep
 
     groups: dict[str, dict] = {}
     for doc, v in chapter_defaults(notebooks):
         seeds = set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed")))
         tasks = checks.as_list(v["tasks"])
-        settings = [(v["finetune"] or {}, tasks),                  # the ledger's control runs, on their tasks
-                    *(({**(v["finetune"] or {}), **F.CONTROLS[c]}, control_task_names(v.get("control_tasks"), tasks))
-                      for c in checks.as_list(v.get("controls")) if c in F.CONTROLS)]
+        controls = check_controls(v.get("controls"))
+        on = control_task_names(v.get("control_tasks"), tasks) if controls else []
         for model in [*checks.as_list(v.get("models", v.get("model"))), *checks.as_list(v.get("more_models"))]:
-            for finetune, on_tasks in settings:
-                key = cache.canonical_json([model, on_tasks, finetune])
-                g = groups.setdefault(key, {"model": model, "tasks": on_tasks,
-                                            "finetune": finetune, "seeds": set(), "chapters": []})
-                g["seeds"] |= seeds
-                g["chapters"].append(Path(doc).stem)
+            key = cache.canonical_json([model, tasks, v["finetune"] or {}])
+            g = groups.setdefault(key, {"model": model, "tasks": tasks, "finetune": v["finetune"] or {}, "seeds": set(),
+                                        "chapters": [], "controls": [], "control_tasks": []})
+            g["seeds"] |= seeds
+            g["chapters"].append(Path(doc).stem)
+            g["controls"] += [c for c in controls if c not in g["controls"]]
+            g["control_tasks"] += [t for t in on if t not in g["control_tasks"]]
     sweeps = []
     for i, g in enumerate(groups.values()):
         sw = Sweep(name=f"book-artifacts-{i}", models=[g["model"]], tasks=g["tasks"], seeds=sorted(g["seeds"]),
-                   finetune=g["finetune"], steps=["finetune"], retries=1,
-                   description=f"the fine-tuning runs of {', '.join(g['chapters'])}")
+                   finetune=g["finetune"], steps=["finetune"], retries=1, controls=g["controls"],
+                   control_tasks=[t for t in g["tasks"] if t in g["control_tasks"]] or None,
+                   description=f"the fine-tuning runs of {', '.join(g['chapters'])}"
+                               + (f"; the {', '.join(g['controls'])} control runs on "
+                                  f"{', '.join(t for t in g['tasks'] if t in g['control_tasks'])}" if g["controls"] else ""))
         sw.configs(g["model"])      # every setting checked before any training
+        sw.control_configs(g["model"])
         sweeps.append(sw)
     return sweeps
 
@@ -201,7 +207,7 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
 
     t0 = time.time()
     sweeps = artifact_sweeps(notebooks)
-    n = sum(len(sw.configs(sw.models[0])) for sw in sweeps)
+    n = sum(len(sw.configs(sw.models[0])) + len(sw.control_configs(sw.models[0])) for sw in sweeps)
     if workers is None:
         workers = max(1, min(cache.cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "

@@ -15,7 +15,8 @@ def test_stage_covers_every_run_every_chapter_resolves():
 
     from helpers import ledger as LG
 
-    stage = {c for sw in book.artifact_sweeps() for c in sw.configs(sw.models[0]).values()}
+    stage = {c for sw in book.artifact_sweeps() for c in [*sw.configs(sw.models[0]).values(),
+                                                           *sw.control_configs(sw.models[0]).values()]}
     chapters, controls = set(), set()
     for doc, v in book.chapter_defaults():
         seeds = sorted(set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed"))))
@@ -43,9 +44,11 @@ def test_stage_builds_a_chapters_control_runs_beside_its_real_ones(tmp_path):
     nb.cells = [p]
     path = tmp_path / "42_controls.ipynb"
     nbf.write(nb, path)
-    sweeps = book.artifact_sweeps([str(path)])
-    assert [sw.finetune for sw in sweeps] == [TINY_FT, {**TINY_FT, "train_labels": "shuffled"}]
-    assert all(sw.seeds == [0, 1] and sw.tasks == ["mr"] for sw in sweeps)
+    (sw,) = book.artifact_sweeps([str(path)])          # one sweep: the control runs share its workers
+    assert sw.finetune == TINY_FT and sw.seeds == [0, 1] and sw.tasks == ["mr"] and sw.controls == ["label-shuffled"]
+    controls = sw.control_configs("minilm")
+    assert list(controls) == [("label-shuffled", "mr", 0), ("label-shuffled", "mr", 1)]
+    assert {c.train_labels for c in controls.values()} == {"shuffled"}
 
 
 @pytest.mark.parametrize("control_tasks, expected", [(None, ["mr"]), (["bshift"], ["bshift"]),
@@ -67,9 +70,11 @@ def test_stage_builds_the_control_runs_on_the_control_tasks_only(tmp_path, contr
         nbf.write(nb, path)
         return str(path)
 
-    real, control = book.artifact_sweeps([chapter(control_tasks)])
-    assert real.tasks == ["mr", "bshift"] and real.finetune == TINY_FT
-    assert control.tasks == expected and control.finetune["train_labels"] == "shuffled" and control.seeds == [0, 1]
+    (sw,) = book.artifact_sweeps([chapter(control_tasks)])
+    assert sw.tasks == ["mr", "bshift"] and sw.finetune == TINY_FT
+    controls = sw.control_configs("minilm")
+    assert set(controls) == {("label-shuffled", t, s) for t in expected for s in (0, 1)}
+    assert all(c.train_labels == "shuffled" for c in controls.values())
     with pytest.raises(ParameterError, match="control_tasks.*sst2.*choose among: mr, bshift"):
         book.artifact_sweeps([chapter(["sst2"])])
 
