@@ -186,12 +186,12 @@ def artifact_sweeps(notebooks: list[str] | None = None) -> list:
             g["control_tasks"] += [t for t in on if t not in g["control_tasks"]]
     sweeps = []
     for i, g in enumerate(groups.values()):
+        on = [t for t in g["tasks"] if t in g["control_tasks"]]       # in the order of the tasks
         sw = Sweep(name=f"book-artifacts-{i}", models=[g["model"]], tasks=g["tasks"], seeds=sorted(g["seeds"]),
                    finetune=g["finetune"], steps=["finetune"], retries=1, controls=g["controls"],
-                   control_tasks=[t for t in g["tasks"] if t in g["control_tasks"]] or None,
+                   control_tasks=on or None,
                    description=f"the fine-tuning runs of {', '.join(g['chapters'])}"
-                               + (f"; the {', '.join(g['controls'])} control runs on "
-                                  f"{', '.join(t for t in g['tasks'] if t in g['control_tasks'])}" if g["controls"] else ""))
+                               + (f"; the {', '.join(g['controls'])} control runs on {', '.join(on)}" if g["controls"] else ""))
         sw.configs(g["model"])      # every setting checked before any training
         sw.control_configs(g["model"])
         sweeps.append(sw)

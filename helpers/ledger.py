@@ -325,15 +325,21 @@ def control_task_names(control_tasks, tasks) -> list[str]:
     return names
 
 
+def control_runs(configs: dict, control: str, control_tasks=None) -> dict:
+    """The control fine-tunings of ``control`` for the runs of ``configs`` (``{(task, seed): FinetuneConfig}``) on
+    ``control_tasks`` (:func:`control_task_names`: default the first task): :func:`control_configs` of those runs."""
+    names = control_task_names(control_tasks, [t for t, _ in configs])
+    return control_configs({k: cfg for k, cfg in configs.items() if k[0] in names}, control)
+
+
 def control_verdicts(configs: dict, controls, n_sentences: int = 400, n_train_sentences: int = 400, methods=None,
                      n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
                      control_tasks=None) -> dict[str, list]:
     """``{control: C1-C7}`` decided by the same functions on each control fine-tuning of ``configs``
     (:func:`control_configs`) on ``control_tasks`` (:func:`control_task_names`: default the first task), measured on
     the same sentences."""
-    names = control_task_names(control_tasks, [t for t, _ in configs])
-    on_tasks = {k: cfg for k, cfg in configs.items() if k[0] in names}
-    return {c: verdicts(control_configs(on_tasks, c), n_sentences, n_train_sentences, methods, n_clusters,
+    control_task_names(control_tasks, [t for t, _ in configs])      # checked even when no control is asked for
+    return {c: verdicts(control_runs(configs, c, control_tasks), n_sentences, n_train_sentences, methods, n_clusters,
                         max_fit_tokens, extract_max_length) for c in check_controls(controls)}
 
 

@@ -75,12 +75,12 @@ class Sweep:
 
     def control_configs(self, model: str) -> dict:
         """The control fine-tunings of ``model`` that the sweep's ledger decides beside its runs:
-        ``{(control, task, seed): FinetuneConfig}`` (``helpers.ledger.control_configs`` on ``control_tasks``)."""
-        from .ledger import control_configs, control_task_names
+        ``{(control, task, seed): FinetuneConfig}`` (``helpers.ledger.control_runs`` on ``control_tasks``)."""
+        from .ledger import control_runs, control_task_names
 
-        on = control_task_names(self.control_tasks, self.tasks)
-        real = {k: cfg for k, cfg in self.configs(model).items() if k[0] in on}
-        return {(c, t, s): cfg for c in self.controls for (t, s), cfg in control_configs(real, c).items()}
+        control_task_names(self.control_tasks, self.tasks)      # checked even when no control is named
+        return {(c, t, s): cfg for c in self.controls
+                for (t, s), cfg in control_runs(self.configs(model), c, self.control_tasks).items()}
 
     def measurement(self) -> dict:
         """Chapter 05's measurement parameters (its defaults, overridden by the sweep's ``enhancement``)."""
