@@ -225,7 +225,9 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
     finally:
         if client is not None:
             client.close()
-    say(f"[book artifacts] {'done' if ok else 'FAILED'} in {_fmt(time.time() - t0)}")
+    say(f"[book artifacts] {'done' if ok else 'FAILED'} in {_fmt(time.time() - t0)}; "
+        f"{cache.free_space(paths.cache_root())} free on the cache's disk (the chapters' extractions need "
+        "7.8 GiB more in session 17's build)")
     return ok
 
 
@@ -249,6 +251,11 @@ AFTER = {"notebooks/06_claims_ledger": ("notebooks/03_local_structure", "noteboo
 """What a notebook of stage 2 waits for: the ledger reads the tables of chapters 03-05; the findings page those and
 the control runs' tables, which the ledger computes; the build status page the seconds of every cell executed
 before it (:data:`CELL_TIMES`)."""
+
+
+KERNEL_DIED = "the kernel died"
+"""How stage 2 reports a notebook whose kernel process ended mid-run (the system killed it, out of memory say, or it
+crashed): not a cell's error, so the notebook is executed once more with no other notebook beside it."""
 
 
 def ready(pending) -> list[str]:
@@ -294,21 +301,63 @@ def cell_seconds(nb) -> list[dict]:
     return rows
 
 
-def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | None, list[dict]]:
+class ChildrenPeak:
+    """The largest peak resident memory (``VmHWM``, the kernel's own high-water mark) among this process's child
+    processes, read from ``/proc`` every ``every`` seconds while the block runs (a kernel's mark is read until it
+    ends); ``peak_mib`` is 0 where ``/proc`` is absent."""
+
+    def __init__(self, every: float = 0.5):
+        self.every, self.peak_mib = every, 0.0
+
+    def _read(self) -> None:
+        me = str(os.getpid())
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
+                self.peak_mib = max(self.peak_mib, int(fields["VmHWM"].split()[0]) / 1024)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read()
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | None, list[dict], float]:
     """Execute one notebook as myst-nb's cache mode does (its folder as the working directory, the book's
     timeout): (doc, the executed notebook as JSON or None, seconds, the error's traceback or None, the seconds
-    of each code cell: :func:`cell_seconds`)."""
+    of each code cell: :func:`cell_seconds`, the kernel's peak memory in MiB: :class:`ChildrenPeak`)."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
+    from nbclient.exceptions import DeadKernelError
+
     path = Path(root) / f"{doc}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    res = single_nb_execution(nb, cwd=str(path.parent), meta_override=True, record_timing=True,
-                              **_execution_settings())
-    cells = cell_seconds(res.nb)
+    t0 = time.time()
+    try:
+        with ChildrenPeak() as memory:
+            res = single_nb_execution(nb, cwd=str(path.parent), meta_override=True, record_timing=True,
+                                      **_execution_settings())
+    except DeadKernelError as err:      # the kernel's process ended: killed (out of memory?) or crashed
+        return doc, None, time.time() - t0, f"{KERNEL_DIED}: {err!r}", cell_seconds(nb), memory.peak_mib
+    cells, peak = cell_seconds(res.nb), memory.peak_mib
     if res.err is not None:
-        return doc, None, res.time, res.exc_string, cells
-    return doc, nbformat.writes(res.nb), res.time, None, cells
+        return doc, None, res.time, res.exc_string, cells, peak
+    return doc, nbformat.writes(res.nb), res.time, None, cells, peak
 
 
 def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
@@ -331,8 +380,10 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                      cache_dir: Path = JUPYTER_CACHE) -> bool:
     """Stage 2: execute, ``workers`` at a time, every notebook (default: the table of contents) whose code the
     execution cache (``_build/.jupyter_cache``) does not hold, longest first (times of the last build) among those
-    whose :data:`AFTER` ended (:func:`ready`); store each in the cache as myst-nb would.  True when every one
-    succeeded (a failure is reported; the strict build executes that notebook again and fails with its error)."""
+    whose :data:`AFTER` ended (:func:`ready`); store each in the cache as myst-nb would.  A notebook whose kernel
+    died beside another (:data:`KERNEL_DIED`) is executed once more with none beside it.  True when every one
+    succeeded (a failure is reported with its kernel's peak memory; the strict build executes that notebook again
+    and fails with its error)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -365,31 +416,51 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     os.environ.update(ONE_THREAD)
     try:
         # spawned, not forked: the caller (pytest, a notebook) may hold torch's thread pools, which a fork can hang
+        # (no max_tasks_per_child: it can deadlock the pool on Python 3.11, cpython issue 115634)
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
             running: dict = {}
+            alone: set = set()      # notebooks whose kernel died beside another: executed again with none beside
+            company: dict = {}      # the notebooks that ran beside each one
             while pending:
-                for d in ready(pending):
-                    if len(running) < max(1, workers) and d not in running.values():
-                        running[pool.submit(_execute_one, d, root)] = d
+                startable = ready(pending)
+                waiting_alone = [d for d in startable if d in alone and d not in running.values()]
+                for d in waiting_alone[:1] or startable:
+                    if len(running) >= max(1, workers) or d in running.values():
+                        continue
+                    if running and (d in alone or alone & set(running.values())):
+                        continue
+                    company[d] = set(running.values())
+                    for other in running.values():
+                        company[other].add(d)
+                    running[pool.submit(_execute_one, d, root)] = d
                 if not running:
                     raise RuntimeError(f"stage 2: nothing can start among {pending} (a cycle in book.AFTER)")
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     pending.remove(running.pop(fut))
-                    doc, text, seconds, err, cells = fut.result()
+                    doc, text, seconds, err, cells, peak = fut.result()
                     times[doc], cell_times[doc] = seconds, cells
                     if Path(cache_dir) == JUPYTER_CACHE:      # the build status page (executed last) reads them
                         cache.write_json_atomic(CELL_TIMES, cell_times)
+                    if err is not None and err.startswith(KERNEL_DIED) and company[doc] and doc not in alone:
+                        alone.add(doc)
+                        pending.insert(0, doc)
+                        say(f"[book execute] {doc}: {KERNEL_DIED} after {_fmt(seconds)} (peak {peak:,.0f} MiB; "
+                            f"beside {', '.join(sorted(company[doc]))}); executing it again with no other notebook "
+                            "beside it")
+                        continue
                     if err is not None:
                         ok = False
-                        say(f"[book execute] {doc} FAILED after {_fmt(seconds)} (the build below shows the error):\n"
+                        say(f"[book execute] {doc} FAILED after {_fmt(seconds)} (kernel peak {peak:,.0f} MiB; "
+                            "the build below shows the error):\n"
                             + err[-3000:])
                         continue
                     jc.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4),
                                                            str(Path(root) / f"{doc}.ipynb"),
                                                            data={"execution_seconds": seconds}),
                                              check_validity=False, overwrite=True)
-                    say(f"[book execute] {doc} executed in {_fmt(seconds)} (elapsed {_fmt(time.time() - t0)})")
+                    say(f"[book execute] {doc} executed in {_fmt(seconds)}, kernel peak {peak:,.0f} MiB "
+                        f"(elapsed {_fmt(time.time() - t0)})")
     finally:
         for k, v in saved.items():
             if v is None:

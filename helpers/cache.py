@@ -93,6 +93,41 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+class DiskFull(OSError):
+    """The disk under an artifact lacks the space it needs: raised before the work that would fill it."""
+
+
+def reserve(path: Path, nbytes: int | None = None) -> None:
+    """Allocate the blocks of file ``path`` (its current size, or ``nbytes``) on the disk now
+    (``posix_fallocate``), so that writing it through a memory map cannot find the disk full halfway: an
+    unreserved page written to a full disk kills the process with SIGBUS (a notebook's kernel "dies"), where
+    this raises :class:`DiskFull` naming the file, the space it needs and the space left."""
+    path = Path(path)
+    nbytes = path.stat().st_size if nbytes is None else int(nbytes)
+    if nbytes <= 0 or not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, nbytes)
+        except OSError as err:
+            import errno
+
+            if err.errno != errno.ENOSPC:
+                raise
+            free = shutil.disk_usage(path.parent).free
+            raise DiskFull(errno.ENOSPC, f"no space left on the disk for {path} ({nbytes / 2**20:,.0f} MiB needed, "
+                                         f"{free / 2**20:,.0f} MiB free under {path.parent}): free some, or point "
+                                         f"ISOBOOK_CACHE at a larger disk") from None
+
+
+def free_space(path: Path) -> str:
+    """The free space of the disk that holds ``path`` (or its nearest existing parent), e.g. ``'41.9 GiB'``."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return f"{shutil.disk_usage(path).free / 2**30:.1f} GiB"
+
+
 def artifact_dir(kind: str, name: str, spec: dict) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
     return paths.cache_root() / kind / f"{safe}-{key_of(spec)}"

@@ -135,6 +135,7 @@ def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: 
     with cache.building(final, spec) as tmp:
         out = np.lib.format.open_memmap(tmp / "hidden.npy", mode="w+", dtype=np.float32,
                                         shape=(n_layers + 1, int(offsets[-1]), hidden_size))
+        cache.reserve(tmp / "hidden.npy")   # a full disk: an error now, not SIGBUS in the loop below
         order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")  # length buckets
         batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         t0 = time.time()

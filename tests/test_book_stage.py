@@ -194,6 +194,48 @@ def test_execution_stage_runs_notebooks_in_parallel_and_stores_them_as_myst_nb_f
     assert lines[0].startswith("[book execute] 0 of 2 notebook(s) to execute"), lines
 
 
+def test_a_notebook_whose_kernel_dies_beside_another_is_executed_again_alone(tmp_path):
+    """A kernel that ends mid-run (the system's out-of-memory killer, a crash: here the kernel kills itself while
+    another notebook runs) is not a cell's error: stage 2 names the notebook, waits for the other to end and
+    executes it once more with none beside it, where it passes (it dies only when it is not alone).  One that dies
+    alone too is reported as failed, once, with the cause; the others are stored."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    _notebook(tmp_path / "nb" / "long.ipynb", "import time, pathlib\npathlib.Path('long.running').touch()\n"
+              "time.sleep(6)\npathlib.Path('long.running').unlink()\nprint('long done')")
+    _notebook(tmp_path / "nb" / "fragile.ipynb", "import os, signal, time, pathlib\ntime.sleep(1.5)\n"
+              "if pathlib.Path('long.running').exists():\n    os.kill(os.getpid(), signal.SIGKILL)\nprint('alone, fine')")
+    _notebook(tmp_path / "nb" / "doomed.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    jc_dir, lines = tmp_path / "jc", []
+    ok = book.execute_chapters(workers=2, notebooks=["nb/long", "nb/fragile"], root=tmp_path, cache_dir=jc_dir,
+                               say=lines.append)
+    assert ok, lines
+    assert any(x.startswith(f"[book execute] nb/fragile: {book.KERNEL_DIED}") and "nb/long" in x
+               and "again with no other notebook beside it" in x for x in lines), lines
+    jc = get_cache(str(jc_dir))
+    _, merged = jc.merge_match_into_notebook(nbformat.read(tmp_path / "nb" / "fragile.ipynb", as_version=4))
+    assert "alone, fine" in merged.cells[0].outputs[0].text
+    assert any("nb/long executed in" in x and "kernel peak" in x for x in lines), lines
+    lines.clear()
+    ok = book.execute_chapters(workers=2, notebooks=["nb/doomed"], root=tmp_path, cache_dir=jc_dir, say=lines.append)
+    failed = [x for x in lines if "nb/doomed FAILED" in x]
+    assert not ok and len(failed) == 1 and book.KERNEL_DIED in failed[0], lines
+
+
+def test_a_kernels_peak_memory_is_its_largest_childs_high_water_mark():
+    """The peak stage 2 reports per notebook: a child that holds 300 MiB for half a second reads 300-400 MiB (its
+    high-water mark, kept until it ends), one that holds nothing reads far less."""
+    import subprocess
+    import sys
+
+    with book.ChildrenPeak(every=0.1) as big:
+        subprocess.run([sys.executable, "-c", "x = bytearray(300 * 2**20); import time; time.sleep(0.5)"], check=True)
+    with book.ChildrenPeak(every=0.1) as small:
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.5)"], check=True)
+    assert 300 <= big.peak_mib < 400 and 0 < small.peak_mib < 100, (big.peak_mib, small.peak_mib)
+
+
 def test_stage_two_records_every_cells_seconds_and_names_the_slowest(tmp_path):
     """Each executed code cell gets its seconds (nbclient's timing stamps, removed from the stored notebook); a
     cell that sleeps 2 s is the slowest, with its share of its notebook."""
@@ -204,7 +246,7 @@ def test_stage_two_records_every_cells_seconds_and_names_the_slowest(tmp_path):
     from helpers import book
 
     _notebook(tmp_path / "nb" / "slow.ipynb", "import time\ntime.sleep(2)")
-    doc, text, seconds, err, cells = book._execute_one("nb/slow", tmp_path)
+    doc, text, seconds, err, cells, peak = book._execute_one("nb/slow", tmp_path)
     assert err is None and len(cells) == 1 and 1.9 < cells[0]["seconds"] < seconds
     assert cells[0]["code"] == "import time"
     assert all("execution" not in c.metadata for c in nbformat.reads(text, as_version=4).cells)

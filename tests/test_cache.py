@@ -104,3 +104,36 @@ def test_list_and_prune_by_age_kind_key_and_stale(tmp_path, monkeypatch, capsys)
     assert not ext.exists() and new.exists()
     with pytest.raises(SystemExit):
         cache.main(["list", "--kind", "nope"])
+
+
+def test_a_reserved_file_holds_its_blocks_and_a_full_disk_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    """``cache.reserve`` allocates a sparse file's blocks now (a memory-mapped write then cannot meet a full disk,
+    which kills the process with SIGBUS); where the disk lacks them it raises ``DiskFull`` naming the file, the MiB
+    needed and the MiB free, and other errors pass through."""
+    import errno
+    import os
+
+    import numpy as np
+
+    f = tmp_path / "hidden.npy"
+    out = np.lib.format.open_memmap(f, mode="w+", dtype=np.float32, shape=(64, 1024, 64))
+    assert f.stat().st_blocks * 512 < f.stat().st_size / 2, "open_memmap's file is no longer sparse"
+    cache.reserve(f)
+    assert f.stat().st_blocks * 512 >= f.stat().st_size
+    del out
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(cache.DiskFull, match=r"hidden\.npy \(16 MiB needed, [\d,]+ MiB free under"):
+        cache.reserve(f)
+
+    def denied(fd, offset, length):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(os, "posix_fallocate", denied)
+    with pytest.raises(OSError) as err:
+        cache.reserve(f)
+    assert not isinstance(err.value, cache.DiskFull)
+    assert cache.free_space(tmp_path / "not" / "yet").endswith(" GiB")
