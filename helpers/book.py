@@ -211,7 +211,8 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
     if workers is None:
         workers = max(1, min(cache.cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
-        + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps))
+        + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps)
+        + f"; {cache.free_space(paths.cache_root())} free on the cache's disk (a cold build writes about 14 GiB)")
     ok = True
     client = None
     if address or scheduler_file:
