@@ -53,6 +53,9 @@ TIMES = paths.BUILD / "book-times.json"
 CELL_TIMES = paths.BUILD / "cell-times.json"
 """Seconds of every code cell of every notebook stage 2 executed (``{doc: [{cell, id, seconds, code}]}``; a
 notebook the execution cache held keeps the times of the build that executed it): where a build's time goes."""
+KERNEL_PEAKS = paths.BUILD / "kernel-peaks.json"
+"""Each notebook's kernel peak memory in MiB in the stage 2 that executed it (``{doc: MiB}``, :class:`ChildrenPeak`):
+what a build needs of the machine's memory."""
 DIGEST = paths.BUILD / "helpers-digest.txt"
 # ipykernel's note that a local kernel talks over TCP without CurveZMQ keys: printed once per kernel,
 # nothing a reader of the build can act on (the kernel listens on localhost only).
@@ -361,6 +364,17 @@ def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | No
     return doc, nbformat.writes(res.nb), res.time, None, cells, peak
 
 
+def kernel_peaks(path: Path | None = None) -> "pd.DataFrame":
+    """Each notebook's kernel peak memory in the last stage 2 that executed it (:data:`KERNEL_PEAKS`), largest
+    first: columns notebook, peak MiB."""
+    import pandas as pd
+
+    path = KERNEL_PEAKS if path is None else Path(path)
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    return (pd.DataFrame(list(recorded.items()), columns=["notebook", "peak MiB"])
+            .sort_values("peak MiB", ascending=False, kind="stable").reset_index(drop=True))
+
+
 def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
     """The ``n`` slowest code cells of the last build's stage 2 (:data:`CELL_TIMES`), slowest first, with each
     notebook's total: where the build's time went."""
@@ -407,6 +421,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     todo = [d for d in docs if not cached(d)]
     times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
     cell_times = json.loads(CELL_TIMES.read_text()) if Path(cache_dir) == JUPYTER_CACHE and CELL_TIMES.is_file() else {}
+    peaks = json.loads(KERNEL_PEAKS.read_text()) if Path(cache_dir) == JUPYTER_CACHE and KERNEL_PEAKS.is_file() else {}
     rank = {d: i for i, d in enumerate(COLD_ORDER)}
     pending = sorted(todo, key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))   # longest first
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
@@ -440,9 +455,10 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                 for fut in done:
                     pending.remove(running.pop(fut))
                     doc, text, seconds, err, cells, peak = fut.result()
-                    times[doc], cell_times[doc] = seconds, cells
+                    times[doc], cell_times[doc], peaks[doc] = seconds, cells, round(peak, 1)
                     if Path(cache_dir) == JUPYTER_CACHE:      # the build status page (executed last) reads them
                         cache.write_json_atomic(CELL_TIMES, cell_times)
+                        cache.write_json_atomic(KERNEL_PEAKS, peaks)
                     if err is not None and err.startswith(KERNEL_DIED) and company[doc] and doc not in alone:
                         alone.add(doc)
                         pending.insert(0, doc)

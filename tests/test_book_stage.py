@@ -236,6 +236,17 @@ def test_a_kernels_peak_memory_is_its_largest_childs_high_water_mark():
     assert 300 <= big.peak_mib < 400 and 0 < small.peak_mib < 100, (big.peak_mib, small.peak_mib)
 
 
+def test_the_status_page_lists_each_notebooks_kernel_peak_largest_first(tmp_path):
+    """The record stage 2 keeps (``{doc: MiB}``) is read back largest first; no record, an empty table."""
+    import json
+
+    record = tmp_path / "kernel-peaks.json"
+    record.write_text(json.dumps({"nb/small": 210.5, "nb/big": 1621.0, "nb/mid": 900.0}))
+    table = book.kernel_peaks(record)
+    assert list(table.notebook) == ["nb/big", "nb/mid", "nb/small"] and table["peak MiB"].tolist() == [1621.0, 900.0, 210.5]
+    assert book.kernel_peaks(tmp_path / "absent.json").empty
+
+
 def test_stage_two_records_every_cells_seconds_and_names_the_slowest(tmp_path):
     """Each executed code cell gets its seconds (nbclient's timing stamps, removed from the stored notebook); a
     cell that sleeps 2 s is the slowest, with its share of its notebook."""
