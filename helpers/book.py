@@ -230,8 +230,7 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
         if client is not None:
             client.close()
     say(f"[book artifacts] {'done' if ok else 'FAILED'} in {_fmt(time.time() - t0)}; "
-        f"{cache.free_space(paths.cache_root())} free on the cache's disk (the chapters' extractions need "
-        "7.8 GiB more in session 17's build)")
+        f"{cache.free_space(paths.cache_root())} free on the cache's disk (the chapters' extractions come next)")
     return ok
 
 
@@ -346,7 +345,6 @@ def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | No
     of each code cell: :func:`cell_seconds`, the kernel's peak memory in MiB: :class:`ChildrenPeak`)."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
-
     from nbclient.exceptions import DeadKernelError
 
     path = Path(root) / f"{doc}.ipynb"
@@ -364,13 +362,18 @@ def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | No
     return doc, nbformat.writes(res.nb), res.time, None, cells, peak
 
 
+def _record(path: Path) -> dict:
+    """A build record (:data:`TIMES`, :data:`CELL_TIMES`, :data:`KERNEL_PEAKS`) as written, or ``{}`` where none is."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def kernel_peaks(path: Path | None = None) -> "pd.DataFrame":
     """Each notebook's kernel peak memory in the last stage 2 that executed it (:data:`KERNEL_PEAKS`), largest
     first: columns notebook, peak MiB."""
     import pandas as pd
 
-    path = KERNEL_PEAKS if path is None else Path(path)
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    recorded = _record(KERNEL_PEAKS if path is None else path)
     return (pd.DataFrame(list(recorded.items()), columns=["notebook", "peak MiB"])
             .sort_values("peak MiB", ascending=False, kind="stable").reset_index(drop=True))
 
@@ -380,8 +383,7 @@ def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
     notebook's total: where the build's time went."""
     import pandas as pd
 
-    path = CELL_TIMES if path is None else Path(path)
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    recorded = _record(CELL_TIMES if path is None else path)
     rows = [{"notebook": doc, **c} for doc, cells in recorded.items() for c in cells]
     if not rows:
         return pd.DataFrame(columns=["notebook", "cell", "seconds", "share of the notebook", "code"])
@@ -406,7 +408,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    if Path(cache_dir) == JUPYTER_CACHE:
+    own = Path(cache_dir) == JUPYTER_CACHE      # the book's own stage 2 keeps the records the status page reads
+    if own:
         invalidate_if_helpers_changed(say)
     docs = toc_notebooks() if notebooks is None else list(notebooks)
     jc = get_cache(str(cache_dir))
@@ -419,9 +422,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
             return False
 
     todo = [d for d in docs if not cached(d)]
-    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
-    cell_times = json.loads(CELL_TIMES.read_text()) if Path(cache_dir) == JUPYTER_CACHE and CELL_TIMES.is_file() else {}
-    peaks = json.loads(KERNEL_PEAKS.read_text()) if Path(cache_dir) == JUPYTER_CACHE and KERNEL_PEAKS.is_file() else {}
+    times = _record(TIMES)
+    cell_times, peaks = (_record(CELL_TIMES), _record(KERNEL_PEAKS)) if own else ({}, {})
     rank = {d: i for i, d in enumerate(COLD_ORDER)}
     pending = sorted(todo, key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))   # longest first
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
@@ -456,7 +458,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                     pending.remove(running.pop(fut))
                     doc, text, seconds, err, cells, peak = fut.result()
                     times[doc], cell_times[doc], peaks[doc] = seconds, cells, round(peak, 1)
-                    if Path(cache_dir) == JUPYTER_CACHE:      # the build status page (executed last) reads them
+                    if own:      # the build status page (executed last) reads them
                         cache.write_json_atomic(CELL_TIMES, cell_times)
                         cache.write_json_atomic(KERNEL_PEAKS, peaks)
                     if err is not None and err.startswith(KERNEL_DIED) and company[doc] and doc not in alone:
@@ -484,7 +486,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    if todo and Path(cache_dir) == JUPYTER_CACHE:
+    if todo and own:
         cache.write_json_atomic(TIMES, times)
     say(f"[book execute] {'done' if ok else 'done with failures'} in {_fmt(time.time() - t0)}")
     return ok
@@ -500,7 +502,7 @@ def build(capture: bool = False, artifacts: bool = True, **stage) -> subprocess.
     env = {**os.environ, **chapter_env()}
     if capture:
         return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True, capture_output=True)
-    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    times = _record(TIMES)
     progress = Progress(toc_notebooks(), times)
     proc = subprocess.Popen([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
