@@ -25,8 +25,10 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 ## executed notebooks, print its path.
 ## The run stage uses one worker per core (a run trains on one thread); BOOK_ARGS='--workers N' or
 ## '--scheduler-file F' puts it on N workers / a Dask cluster.
+## make book PARAMS=both-objectives: the whole book on a parameter set of params/ (helpers.staging: a staged copy
+## of the sources with the set's values injected, built the same way into _build/books/<set>/_build/html).
 book: setup
-	$(BIN)/python -m helpers.book $(BOOK_ARGS)
+	$(BIN)/python -m $(if $(PARAMS),helpers.staging $(PARAMS),helpers.book) $(BOOK_ARGS)
 
 ## make test: the artifact stage, then three pytest passes over what `pytest` alone runs in one:
 ## (1) the strict book build and the browser check (stage 2 executes the chapters two at a time, on every core),

@@ -33,7 +33,7 @@ import torch
 from peak import matmul_peak  # noqa: E402  (benchmarks/peak.py: run as a script, its folder is on sys.path)
 
 
-def batches_of_default_run(n_steps: int):
+def batches_of_default_run(n_steps: int, model: str = "minilm"):
     """The first ``n_steps`` padded batches of the default MR run, in its length-grouped order (as lists of
     encoded examples; collated inside the timed loop)."""
     from transformers import DataCollatorWithPadding, set_seed
@@ -41,7 +41,7 @@ def batches_of_default_run(n_steps: int):
 
     from helpers import finetune as F, models, tasks
 
-    cfg = F.FinetuneConfig()
+    cfg = F.FinetuneConfig(model=model)
     mspec, tspec, df = F.validate(cfg)
     set_seed(cfg.seed)
     tok = models.load_tokenizer(mspec)
@@ -95,13 +95,17 @@ def time_steps(model, opt, collate, groups) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=40, help="steps of the timed loop (after one warm-up)")
+    ap.add_argument("--model", default="minilm", help="the model to fine-tune (helpers.models: minilm, mlm, ...)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--trainer-examples", type=int, default=960, help="training examples of the Trainer run (0: skip)")
     args = ap.parse_args()
     os.environ["ISOBOOK_CACHE"] = tempfile.mkdtemp(prefix="isobench-")
     from helpers import finetune as F, models
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     peak = matmul_peak()
-    cfg, mspec, collate, groups = batches_of_default_run(args.steps + 1)
+    cfg, mspec, collate, groups = batches_of_default_run(args.steps + 1, args.model)
     print(f"machine: {torch.get_num_threads()} torch threads; float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
     torch.manual_seed(0)
     model = models.load_classifier(mspec, 2).train()
@@ -112,7 +116,7 @@ def main():
         tok_counted += int(batch["attention_mask"].sum())
     per_token = flops / tok_counted
     padded = sum(int(collate(g)["attention_mask"].numel()) for g in groups[1:])
-    print(f"default run: MiniLM on MR, batch {cfg.batch_size}, {args.steps} length-grouped steps, {tok_counted} real "
+    print(f"default run: {args.model} on MR, batch {cfg.batch_size}, {args.steps} length-grouped steps, {tok_counted} real "
           f"tokens ({tok_counted / padded:.2f} of the padded positions)")
     print(f"counted FLOPs (forward + backward, FlopCounterMode): {flops / args.steps / 1e9:.2f} GFLOP per step, "
           f"{per_token / 1e6:.1f} MFLOP per real token")
@@ -143,7 +147,7 @@ def main():
         print(f"  forward + backward alone: {per_token * r['tokens'] / fb / peak:.2f} of peak")
     if args.trainer_examples:
         t0 = time.perf_counter()
-        run = F.finetune(train_size=args.trainer_examples, eval_size=100, checkpoints=0)
+        run = F.finetune(model=args.model, train_size=args.trainer_examples, eval_size=100, checkpoints=0)
         wall = time.perf_counter() - t0
         n_tok = run.metrics["train_examples"] * np.mean([len(g[0]["input_ids"]) for g in groups[1:]])
         secs = run.metrics["train_seconds"]

@@ -6,7 +6,8 @@ Layers, each module with one job:
 (the linear read-outs) -> ``finetune`` / ``extract`` / ``baseline`` (cached artifacts; ``budget``: a model's
 fine-tuning budget chosen on validation) -> ``geometry`` / ``transforms`` (metrics, enhancement methods) ->
 ``layerwise`` / ``structure`` / ``directions`` / ``enhancement`` (measurements) -> ``claims`` (verdicts) ->
-``ledger`` -> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book.
+``ledger`` -> ``plots`` (figures).  ``run`` executes notebooks with papermill, ``book`` builds the book,
+``staging`` the whole book on a parameter set (a staged copy with the set's values injected).
 
 Every notebook imports the package the same way::
 

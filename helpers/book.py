@@ -71,15 +71,18 @@ def jupyter_book() -> str:
     return exe if os.path.exists(exe) else (shutil.which("jupyter-book") or "jupyter-book")
 
 
-def toc_notebooks(toc: Path = paths.ROOT / "_toc.yml") -> list[str]:
-    """Document names (``notebooks/02_isotropy``) of the notebooks in the table of contents, in order."""
+def toc_notebooks(toc: Path = paths.ROOT / "_toc.yml", root: Path = paths.ROOT) -> list[str]:
+    """Document names (``notebooks/02_isotropy``) of the notebooks in the table of contents, in order (``root``:
+    the book's sources, where a staged book's are elsewhere: :mod:`helpers.staging`)."""
     def walk(node):
         for key in ("parts", "chapters", "sections"):
             for child in node.get(key, []) or []:
-                if "file" in child and (paths.ROOT / f"{child['file']}.ipynb").is_file():
+                if "file" in child and (Path(root) / f"{child['file']}.ipynb").is_file():
                     yield child["file"]
                 yield from walk(child)
-    return list(walk(yaml.safe_load(toc.read_text())))
+    tree = yaml.safe_load(toc.read_text())
+    first = [tree["root"]] if (Path(root) / f"{tree.get('root')}.ipynb").is_file() else []     # a notebook as root page
+    return first + list(walk(tree))
 
 
 def helpers_digest(root: Path = cache.HELPERS) -> str:
@@ -87,16 +90,19 @@ def helpers_digest(root: Path = cache.HELPERS) -> str:
     return cache.modules_digest([f.stem for f in root.glob("*.py")], root=root)
 
 
-def invalidate_if_helpers_changed(say=print, root: Path = cache.HELPERS) -> bool:
-    """Clear the execution cache when ``helpers/`` changed since the last build; True if cleared."""
-    digest, old = helpers_digest(root), (DIGEST.read_text().strip() if DIGEST.is_file() else None)
-    cleared = old is not None and old != digest and JUPYTER_CACHE.exists()
+def invalidate_if_helpers_changed(say=print, root: Path = cache.HELPERS, cache_dir: Path | None = None) -> bool:
+    """Clear the execution cache (``cache_dir``, default :data:`JUPYTER_CACHE`) when ``helpers/`` changed since the
+    last build that used it (the digest beside it: :data:`DIGEST` for the book's own); True if cleared."""
+    cache_dir = JUPYTER_CACHE if cache_dir is None else Path(cache_dir)
+    digest_file = DIGEST if cache_dir == JUPYTER_CACHE else cache_dir.parent / DIGEST.name
+    digest, old = helpers_digest(root), (digest_file.read_text().strip() if digest_file.is_file() else None)
+    cleared = old is not None and old != digest and cache_dir.exists()
     if cleared:
         say("[book] helpers/ changed since the last build: the execution cache is cleared, every notebook "
             "re-executes (artifacts in data/cache are reused where their code is unchanged)")
-        shutil.rmtree(JUPYTER_CACHE)
-    DIGEST.parent.mkdir(parents=True, exist_ok=True)
-    DIGEST.write_text(digest + "\n")
+        shutil.rmtree(cache_dir)
+    digest_file.parent.mkdir(parents=True, exist_ok=True)
+    digest_file.write_text(digest + "\n")
     return cleared
 
 
@@ -104,8 +110,9 @@ class Progress:
     """Reads the build's output line by line: passes it through (without :data:`BENIGN` lines) and adds a
     line per notebook that starts or ends executing."""
 
-    def __init__(self, notebooks: list[str], times: dict[str, float], out=sys.stdout, clock=time.monotonic):
-        self.notebooks, self.times, self.out, self.clock = notebooks, dict(times), out, clock
+    def __init__(self, notebooks: list[str], times: dict[str, float], out=sys.stdout, clock=time.monotonic,
+                 root: Path = paths.ROOT):
+        self.notebooks, self.times, self.out, self.clock, self.root = notebooks, dict(times), out, clock, Path(root)
         self.t0 = clock()
         self.current = self.started = None   # the notebook executing now
         self.done: dict[str, float] = {}
@@ -113,11 +120,10 @@ class Progress:
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    @staticmethod
-    def docname(path: str) -> str:
+    def docname(self, path: str) -> str:
         p = Path(path)
         try:
-            return p.resolve().relative_to(paths.ROOT).with_suffix("").as_posix()
+            return p.resolve().relative_to(self.root.resolve()).with_suffix("").as_posix()
         except ValueError:
             return p.stem
 
@@ -146,35 +152,35 @@ class Progress:
             self.say(f"[book] {self.docname(m.group(1))} FAILED after {_fmt(self.clock() - (self.started or self.t0))}")
 
 
-def chapter_defaults(notebooks: list[str] | None = None) -> list[tuple[str, dict]]:
-    """(notebook, declared defaults) of every chapter that fine-tunes: it declares ``model`` (or ``models``;
-    ``more_models`` adds models compared beside it), ``tasks``, ``finetune`` and ``seed`` or ``seeds``."""
-    import ast
-
+def chapter_defaults(notebooks: list[str] | None = None, root: Path = paths.ROOT) -> list[tuple[str, dict]]:
+    """(notebook, the parameters it runs on) of every chapter that fine-tunes: it declares ``model`` (or ``models``;
+    ``more_models`` adds models compared beside it), ``tasks``, ``finetune`` and ``seed`` or ``seeds``.  The
+    parameters are its declared defaults, with the values a parameter set injected where it has any
+    (:func:`helpers.run.effective_parameters`: a staged book's notebooks)."""
     from . import run
 
     out = []
-    for doc in notebooks if notebooks is not None else toc_notebooks():
-        path = Path(doc) if str(doc).endswith(".ipynb") else paths.ROOT / f"{doc}.ipynb"
-        declared = run.notebook_parameters(path)
-        values = {k: ast.literal_eval(v) for k, v in declared.items()}
+    for doc in notebooks if notebooks is not None else toc_notebooks(Path(root) / "_toc.yml", root):
+        path = Path(doc) if str(doc).endswith(".ipynb") else Path(root) / f"{doc}.ipynb"
+        values = run.effective_parameters(path)
         if {"tasks", "finetune"} <= set(values) and ({"model", "models"} & set(values)) and (
                 {"seed", "seeds"} & set(values)):
             out.append((doc, values))
     return out
 
 
-def artifact_sweeps(notebooks: list[str] | None = None) -> list:
+def artifact_sweeps(notebooks: list[str] | None = None, root: Path = paths.ROOT, name: str = "book-artifacts") -> list:
     """The fine-tuning runs of the chapters' defaults as sweeps (``helpers.sweep.Sweep``, steps ``finetune``):
-    one per (model, tasks, finetune settings), over the union of the chapters' seeds, with the control runs of the
-    chapters that declare ``controls`` as the sweep's ``controls`` on the union of their ``control_tasks`` (one sweep,
-    so the control runs share the workers with the real ones instead of waiting for them)."""
+    per (model, tasks, finetune settings) the union of the chapters' seeds, with the control runs of the chapters
+    that declare ``controls`` as the sweep's ``controls`` on the union of their ``control_tasks``; models whose tasks,
+    settings, seeds and controls agree share one sweep (``models``), so every run of the stage shares the workers
+    instead of one model's runs waiting for another's (and control runs for real ones)."""
     from . import checks
     from .ledger import check_controls, control_task_names
     from .sweep import Sweep
 
     groups: dict[str, dict] = {}
-    for doc, v in chapter_defaults(notebooks):
+    for doc, v in chapter_defaults(notebooks, root):
         seeds = set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed")))
         tasks = checks.as_list(v["tasks"])
         controls = check_controls(v.get("controls"))
@@ -187,34 +193,43 @@ def artifact_sweeps(notebooks: list[str] | None = None) -> list:
             g["chapters"].append(Path(doc).stem)
             g["controls"] += [c for c in controls if c not in g["controls"]]
             g["control_tasks"] += [t for t in on if t not in g["control_tasks"]]
-    sweeps = []
-    for i, g in enumerate(groups.values()):
+    merged: dict[str, dict] = {}    # models with the same tasks, settings, seeds and controls: one sweep, one pool
+    for g in groups.values():
         on = [t for t in g["tasks"] if t in g["control_tasks"]]       # in the order of the tasks
-        sw = Sweep(name=f"book-artifacts-{i}", models=[g["model"]], tasks=g["tasks"], seeds=sorted(g["seeds"]),
+        key = cache.canonical_json([g["tasks"], g["finetune"], sorted(g["seeds"]), g["controls"], on])
+        m = merged.setdefault(key, {**g, "models": [], "chapters": [], "on": on})
+        m["models"].append(g["model"])
+        m["chapters"] += [c for c in g["chapters"] if c not in m["chapters"]]
+    sweeps = []
+    for i, g in enumerate(merged.values()):
+        on = g["on"]
+        sw = Sweep(name=f"{name}-{i}", models=g["models"], tasks=g["tasks"], seeds=sorted(g["seeds"]),
                    finetune=g["finetune"], steps=["finetune"], retries=1, controls=g["controls"],
                    control_tasks=on or None,
                    description=f"the fine-tuning runs of {', '.join(g['chapters'])}"
                                + (f"; the {', '.join(g['controls'])} control runs on {', '.join(on)}" if g["controls"] else ""))
-        sw.configs(g["model"])      # every setting checked before any training
-        sw.control_configs(g["model"])
+        for model in g["models"]:
+            sw.configs(model)          # every setting checked before any training
+            sw.control_configs(model)
         sweeps.append(sw)
     return sweeps
 
 
 def build_artifacts(workers: int | None = None, address: str | None = None, scheduler_file: str | None = None,
-                    notebooks: list[str] | None = None, say=print) -> bool:
+                    notebooks: list[str] | None = None, say=print, root: Path = paths.ROOT,
+                    name: str = "book-artifacts") -> bool:
     """Stage 1: build every run of :func:`artifact_sweeps` (skipping those already cached); True if all
     succeeded.  ``workers`` local processes (default: one per core, at most one per run: a run trains on
     :data:`helpers.finetune.TRAIN_THREADS` thread on a CPU), or a Dask cluster when asked."""
     from . import sweep as SW
 
     t0 = time.time()
-    sweeps = artifact_sweeps(notebooks)
-    n = sum(len(sw.configs(sw.models[0])) + len(sw.control_configs(sw.models[0])) for sw in sweeps)
+    sweeps = artifact_sweeps(notebooks, root, name)
+    n = sum(len(sw.configs(m)) + len(sw.control_configs(m)) for sw in sweeps for m in sw.models)
     if workers is None:
         workers = max(1, min(cache.cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
-        + "; ".join(f"{sw.models[0]} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps)
+        + "; ".join(f"{' and '.join(sw.models)} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps)
         + f"; {cache.free_space(paths.cache_root())} free on the cache's disk (a cold build writes about 14 GiB)")
     ok = True
     client = None
@@ -409,9 +424,9 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     from jupyter_cache.base import CacheBundleIn
 
     own = Path(cache_dir) == JUPYTER_CACHE      # the book's own stage 2 keeps the records the status page reads
-    if own:
-        invalidate_if_helpers_changed(say)
-    docs = toc_notebooks() if notebooks is None else list(notebooks)
+    if own or Path(root) != paths.ROOT:         # the default book's cache, or a staged book's (helpers.staging)
+        invalidate_if_helpers_changed(say, cache_dir=cache_dir)
+    docs = toc_notebooks(Path(root) / "_toc.yml", root) if notebooks is None else list(notebooks)
     jc = get_cache(str(cache_dir))
 
     def cached(doc):
@@ -492,24 +507,30 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     return ok
 
 
-def build(capture: bool = False, artifacts: bool = True, **stage) -> subprocess.CompletedProcess:
-    """Stage 1 (unless ``artifacts=False``), then the strict book build with ``ISOBOOK_NO_TRAINING=1``."""
-    if artifacts and not build_artifacts(**stage):
+def build(capture: bool = False, artifacts: bool = True, root: Path = paths.ROOT, name: str = "book-artifacts",
+          **stage) -> subprocess.CompletedProcess:
+    """Stage 1 (unless ``artifacts=False``), then the strict book build with ``ISOBOOK_NO_TRAINING=1``, of the book
+    whose sources are in ``root`` (a staged book's: :mod:`helpers.staging`; its HTML in ``root/_build/html``)."""
+    root = Path(root)
+    own = root == paths.ROOT
+    jc = JUPYTER_CACHE if own else root / "_build" / ".jupyter_cache"    # where myst-nb looks, for that root
+    if artifacts and not build_artifacts(root=root, name=name, **stage):
         return subprocess.CompletedProcess(["helpers.book", "artifacts"], 1, "", "the artifact stage failed")
-    invalidate_if_helpers_changed()
+    invalidate_if_helpers_changed(cache_dir=jc)
     if artifacts:
-        execute_chapters(workers=EXECUTE_WORKERS)
+        execute_chapters(workers=EXECUTE_WORKERS, root=root, cache_dir=jc)
     env = {**os.environ, **chapter_env()}
+    command = [jupyter_book(), *COMMAND] if own else [jupyter_book(), "build", str(root), *COMMAND[2:]]
     if capture:
-        return subprocess.run([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True, capture_output=True)
-    times = _record(TIMES)
-    progress = Progress(toc_notebooks(), times)
-    proc = subprocess.Popen([jupyter_book(), *COMMAND], cwd=paths.ROOT, env=env, text=True,
+        return subprocess.run(command, cwd=root, env=env, text=True, capture_output=True)
+    times = _record(TIMES) if own else {}
+    progress = Progress(toc_notebooks(root / "_toc.yml", root), times, root=root)
+    proc = subprocess.Popen(command, cwd=root, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
     for line in proc.stdout:
         progress.feed(line)
     rc = proc.wait()
-    if progress.done:
+    if progress.done and own:
         cache.write_json_atomic(TIMES, progress.times)
     return subprocess.CompletedProcess(proc.args, rc)
 

@@ -55,6 +55,19 @@ def notebook_parameters(path: Path) -> dict:
     return {k: v.get("default") for k, v in info.items()}
 
 
+def effective_parameters(path: Path) -> dict:
+    """A notebook's parameters as it runs: its ``parameters`` cell's defaults (as Python values), replaced by the
+    values papermill injected (``metadata.papermill.parameters``) where a parameter set gave any
+    (:mod:`helpers.staging`)."""
+    import ast
+
+    import nbformat
+
+    values = {k: ast.literal_eval(v) for k, v in notebook_parameters(path).items()}
+    values.update(nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("parameters", {}) or {})
+    return values
+
+
 def _all_parameter_names() -> set[str]:
     names: set[str] = set()
     for nb in paths.NOTEBOOKS.glob("*.ipynb"):

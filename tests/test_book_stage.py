@@ -15,8 +15,8 @@ def test_stage_covers_every_run_every_chapter_resolves():
 
     from helpers import ledger as LG
 
-    stage = {c for sw in book.artifact_sweeps() for c in [*sw.configs(sw.models[0]).values(),
-                                                           *sw.control_configs(sw.models[0]).values()]}
+    stage = {c for sw in book.artifact_sweeps() for m in sw.models for c in [*sw.configs(m).values(),
+                                                                              *sw.control_configs(m).values()]}
     chapters, controls = set(), set()
     for doc, v in book.chapter_defaults():
         seeds = sorted(set(checks.as_list(v.get("seeds"))) | set(checks.as_list(v.get("seed"))))
@@ -77,6 +77,28 @@ def test_stage_builds_the_control_runs_on_the_control_tasks_only(tmp_path, contr
     assert all(c.train_labels == "shuffled" for c in controls.values())
     with pytest.raises(ParameterError, match="control_tasks.*sst2.*choose among: mr, bshift"):
         book.artifact_sweeps([chapter(["sst2"])])
+
+
+def test_models_whose_runs_agree_share_one_sweep_and_no_model_gets_runs_it_does_not_read(tmp_path):
+    """Two models a chapter compares with the same tasks, settings, seeds and controls are one sweep (their runs
+    share the workers); a model whose chapters ask for no control stays in a sweep of its own, without them."""
+    def chapter(name, body):
+        nb = nbf.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        p = nbf.v4.new_code_cell(f"tasks = ['mr']\nseeds = [0, 1]\nfinetune = {TINY_FT!r}\n" + body)
+        p.metadata["tags"] = ["parameters"]
+        nb.cells = [p]
+        nbf.write(nb, tmp_path / f"{name}.ipynb")
+        return str(tmp_path / f"{name}.ipynb")
+
+    both = chapter("44_both", "model = 'minilm'\nmore_models = ['mlm']\ncontrols = ['label-shuffled']")
+    (sw,) = book.artifact_sweeps([both])
+    assert sw.models == ["minilm", "mlm"]
+    assert all(len(sw.configs(m)) == 2 and len(sw.control_configs(m)) == 2 for m in sw.models)
+    alone = chapter("45_mlm", "model = 'mlm'\ncontrols = []")
+    first, second = book.artifact_sweeps([chapter("46_minilm", "model = 'minilm'\ncontrols = ['label-shuffled']"), alone])
+    assert (first.models, second.models) == (["minilm"], ["mlm"])
+    assert len(first.control_configs("minilm")) == 2 and not second.control_configs("mlm")
 
 
 def test_a_notebook_starts_once_the_notebooks_it_reads_have_ended():
