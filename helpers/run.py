@@ -75,16 +75,18 @@ def _all_parameter_names() -> set[str]:
     return names
 
 
+def parameter_set_file(name: str | Path) -> Path:
+    """The parameter-set file ``name``: a path, or a name in ``params/`` with or without ``.yml``."""
+    for f in (Path(name), paths.PARAMS / str(name), paths.PARAMS / f"{name}.yml"):
+        if f.is_file():
+            return f
+    avail = ", ".join(sorted(p.stem for p in paths.PARAMS.glob("*.yml")))
+    raise ParameterError(f"params={str(name)!r}: no such file; named sets in params/: {avail}")
+
+
 def load_parameter_set(file: Path, notebook: Path) -> tuple[str, dict]:
-    """(set name, parameters for this notebook) from a parameter-set YAML file."""
-    file = Path(file)
-    if not file.is_file() and (paths.PARAMS / file).is_file():
-        file = paths.PARAMS / file
-    if not file.is_file() and (paths.PARAMS / f"{file}.yml").is_file():
-        file = paths.PARAMS / f"{file}.yml"
-    if not file.is_file():
-        avail = ", ".join(sorted(p.stem for p in paths.PARAMS.glob("*.yml")))
-        raise ParameterError(f"params={str(file)!r}: no such file; named sets in params/: {avail}")
+    """(set name, parameters for this notebook) from a parameter-set YAML file (:func:`parameter_set_file`)."""
+    file = parameter_set_file(file)
     data = yaml.safe_load(file.read_text()) or {}
     unknown_keys = set(data) - {"description", "parameters", "notebooks"}
     if unknown_keys:

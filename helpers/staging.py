@@ -31,15 +31,6 @@ INJECTED = "injected-parameters"
 """papermill's tag (and here the cell id) of the cell holding a parameter set's values."""
 
 
-def set_file(name: str | Path) -> Path:
-    """The parameter-set file named ``name`` (a path, or a name in ``params/`` with or without ``.yml``)."""
-    for f in (Path(name), paths.PARAMS / str(name), paths.PARAMS / f"{name}.yml"):
-        if f.is_file():
-            return f
-    avail = ", ".join(sorted(p.stem for p in paths.PARAMS.glob("*.yml")))
-    raise ParameterError(f"params={str(name)!r}: no such file; named sets in params/: {avail}")
-
-
 def _toc(docs: list[str], root: Path) -> dict:
     """The book's table of contents without :data:`LEFT_OUT`; with a subset of notebooks (``docs`` not the whole
     book), a contents of those notebooks alone, the first one the root page."""
@@ -87,7 +78,7 @@ def stage(params, notebooks: list[str] | None = None, root: Path = paths.ROOT, i
     entry survives a second staging."""
     import nbformat
 
-    file = set_file(params)
+    file = run.parameter_set_file(params)
     book_docs = [d for d in toc_notebooks(root / "_toc.yml", root) if d not in LEFT_OUT]
     docs = book_docs if notebooks is None else list(notebooks)
     unknown = [d for d in docs if d not in book_docs]
