@@ -424,8 +424,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     from jupyter_cache.base import CacheBundleIn
 
     own = Path(cache_dir) == JUPYTER_CACHE      # the book's own stage 2 keeps the records the status page reads
-    if own or Path(root) != paths.ROOT:         # the default book's cache, or a staged book's (helpers.staging)
-        invalidate_if_helpers_changed(say, cache_dir=cache_dir)
+    invalidate_if_helpers_changed(say, cache_dir=cache_dir)     # the book's cache, a staged book's, a test's
     docs = toc_notebooks(Path(root) / "_toc.yml", root) if notebooks is None else list(notebooks)
     jc = get_cache(str(cache_dir))
 
@@ -535,28 +534,40 @@ def build(capture: bool = False, artifacts: bool = True, root: Path = paths.ROOT
     return subprocess.CompletedProcess(proc.args, rc)
 
 
+def add_stage_arguments(ap) -> None:
+    """The options of the runs' stage (stage 1), shared by ``python -m helpers.book`` and ``helpers.staging``."""
+    ap.add_argument("--workers", type=int, default=None,
+                    help="local worker processes of stage 1 (default: one per core, at most one per run)")
+    ap.add_argument("--address", help="stage 1 on an existing Dask cluster (scheduler address)")
+    ap.add_argument("--scheduler-file", help="stage 1 on an existing Dask cluster (scheduler file)")
+
+
+def stage_settings(a) -> dict:
+    """The parsed options of :func:`add_stage_arguments`, as :func:`build_artifacts` takes them."""
+    return dict(workers=a.workers, address=a.address, scheduler_file=a.scheduler_file)
+
+
+def report(res: subprocess.CompletedProcess, html: Path, seconds: float, what: str = "Book") -> int:
+    """Say where the built book is (or that its build failed, and where the reports are); the return code."""
+    if res.returncode == 0:
+        print(f"\n{what} built in {_fmt(seconds)}: {html / 'index.html'}")
+    else:
+        print(f"\n{what} build FAILED (rc={res.returncode}); see {html / 'reports'}", file=sys.stderr)
+    return res.returncode
+
+
 def main(argv=None) -> int:
     """``python -m helpers.book [--artifacts-only] [--workers N] [--address A | --scheduler-file F]``"""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__.split("\n\n")[0])
     ap.add_argument("--artifacts-only", action="store_true", help="stage 1 only: build the chapters' runs")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="local worker processes of stage 1 (default: one per core, at most one per run)")
-    ap.add_argument("--address", help="stage 1 on an existing Dask cluster (scheduler address)")
-    ap.add_argument("--scheduler-file", help="stage 1 on an existing Dask cluster (scheduler file)")
+    add_stage_arguments(ap)
     a = ap.parse_args(argv)
-    stage = dict(workers=a.workers, address=a.address, scheduler_file=a.scheduler_file)
     t0 = time.time()
     if a.artifacts_only:
-        return 0 if build_artifacts(**stage) else 1
-    res = build(**stage)
-    index = paths.HTML / "index.html"
-    if res.returncode == 0:
-        print(f"\nBook built in {_fmt(time.time() - t0)}: {index}")
-    else:
-        print(f"\nBook build FAILED (rc={res.returncode}); see {paths.HTML / 'reports'}", file=sys.stderr)
-    return res.returncode
+        return 0 if build_artifacts(**stage_settings(a)) else 1
+    return report(build(**stage_settings(a)), paths.HTML, time.time() - t0)
 
 
 if __name__ == "__main__":

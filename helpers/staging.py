@@ -1,6 +1,6 @@
 """The whole book on a named parameter set: a staged copy of the book's sources with the set's values injected.
 
-``python -m helpers.book --params both-objectives`` (``make book PARAMS=both-objectives``) builds every page of
+``python -m helpers.staging both-objectives`` (``make book PARAMS=both-objectives``) builds every page of
 the book with every notebook that declares a parameter of ``params/both-objectives.yml`` run on it.  The sources
 (``_config.yml``, the table of contents, ``book/``, the notebooks) are copied to ``_build/books/<set>/``, each
 notebook with the set's values in papermill's ``injected-parameters`` cell right after its ``parameters`` cell
@@ -130,26 +130,19 @@ def main(argv=None) -> int:
     import sys
     import time
 
-    from .progress import duration
+    from . import book
 
     ap = argparse.ArgumentParser(prog="python -m helpers.staging", description=__doc__.split("\n\n")[0])
     ap.add_argument("params", help="a parameter set: a file, or a name in params/ (e.g. both-objectives)")
-    ap.add_argument("--workers", type=int, default=None, help="local worker processes of the runs' stage")
-    ap.add_argument("--address", help="the runs' stage on an existing Dask cluster (scheduler address)")
-    ap.add_argument("--scheduler-file", help="the runs' stage on an existing Dask cluster (scheduler file)")
+    book.add_stage_arguments(ap)
     a = ap.parse_args(argv)
     t0 = time.time()
     try:
-        root, res = build(a.params, workers=a.workers, address=a.address, scheduler_file=a.scheduler_file)
+        root, res = build(a.params, **book.stage_settings(a))
     except ParameterError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    index = root / "_build" / "html" / "index.html"
-    if res.returncode == 0:
-        print(f"\nBook on {a.params} built in {duration(time.time() - t0)}: {index}")
-    else:
-        print(f"\nBook build on {a.params} FAILED (rc={res.returncode}); see {index.parent / 'reports'}", file=sys.stderr)
-    return res.returncode
+    return book.report(res, root / "_build" / "html", time.time() - t0, f"Book on {a.params}")
 
 
 if __name__ == "__main__":
