@@ -6,7 +6,8 @@ Usage::
 
 ``NOTEBOOK`` is a path or a prefix of a file in ``notebooks/`` (``01`` or ``01_finetuning``).
 Each ``--params`` file is one named parameter set; several files run the notebook once per set.
-``-p`` overrides apply to every set; values are parsed as YAML (``-p tasks "[mr, bshift]"``).
+``-p`` overrides apply to every set; values are parsed as YAML (``-p tasks "[mr, bshift]"``), numbers as YAML 1.2
+reads them (``-p finetune "{learning_rate: 3e-4}"``: a float; :func:`helpers.checks.load_yaml`).
 Unknown parameter names are an error that lists the notebook's parameters (papermill only warns).
 
 A parameter-set file::
@@ -30,9 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from . import cache, paths
+from . import cache, checks, paths
 from .checks import ParameterError
 
 
@@ -87,7 +86,7 @@ def parameter_set_file(name: str | Path) -> Path:
 def load_parameter_set(file: Path, notebook: Path) -> tuple[str, dict]:
     """(set name, parameters for this notebook) from a parameter-set YAML file (:func:`parameter_set_file`)."""
     file = parameter_set_file(file)
-    data = yaml.safe_load(file.read_text()) or {}
+    data = checks.load_yaml(file.read_text()) or {}
     unknown_keys = set(data) - {"description", "parameters", "notebooks"}
     if unknown_keys:
         raise ParameterError(f"{file.name}: unknown top-level keys {sorted(unknown_keys)}; allowed: description, parameters, notebooks")
@@ -98,7 +97,14 @@ def load_parameter_set(file: Path, notebook: Path) -> tuple[str, dict]:
         raise ParameterError(f"{file.name}: parameters {sorted(stray)} exist in no notebook")
     params = {k: v for k, v in shared.items() if k in declared}
     params.update((data.get("notebooks") or {}).get(notebook.stem) or {})
+    check_numbers(notebook, params, declared)
     return file.stem, params
+
+
+def parse_overrides(pairs) -> dict:
+    """``-p NAME VALUE`` pairs -> ``{name: value}``, each value parsed as YAML (:func:`helpers.checks.load_yaml`:
+    ``1e-9`` a float, as YAML 1.2 and JSON read it, not YAML 1.1's string)."""
+    return {k: checks.load_yaml(v) for k, v in pairs}
 
 
 def check_names(notebook: Path, params: dict) -> None:
@@ -107,6 +113,35 @@ def check_names(notebook: Path, params: dict) -> None:
     if unknown:
         listing = "\n".join(f"  {k} = {v}" for k, v in declared.items())
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {notebook.name}; its parameters are:\n{listing}")
+
+
+def check_finetune_numbers(finetune) -> None:
+    """A ``finetune`` dict's numeric settings (epochs, learning_rate, ...) are not strings that read as numbers
+    (a quoted ``'1e-9'``): refused here, with the fix, before a kernel starts."""
+    if isinstance(finetune, dict):
+        from dataclasses import fields
+
+        from .finetune import FinetuneConfig
+
+        for f in fields(FinetuneConfig):
+            if f.name in finetune and ("int" in str(f.type) or "float" in str(f.type)):
+                checks.number(f.name, finetune[f.name])
+
+
+def check_numbers(notebook: Path, params: dict, declared: dict | None = None) -> None:
+    """Refuse a string that reads as a number where the notebook's default is a number, or for a numeric
+    fine-tuning setting (:func:`check_finetune_numbers`); the error says to write it without quotes.
+    ``declared``: :func:`notebook_parameters` of ``notebook``, where the caller has it."""
+    import ast
+
+    for k, default in (declared if declared is not None else notebook_parameters(notebook)).items():
+        try:
+            default = ast.literal_eval(default)
+        except (ValueError, SyntaxError):
+            continue
+        if k in params and isinstance(default, (int, float)) and not isinstance(default, bool):
+            checks.number(k, params[k])
+    check_finetune_numbers(params.get("finetune"))
 
 
 def ipc_kernel_manager(ipc_dir: str):
@@ -141,6 +176,7 @@ def execute(notebook: str | Path, params: dict | None = None, set_name: str = "d
     nb = find_notebook(notebook)
     params = dict(params or {})
     check_names(nb, params)
+    check_numbers(nb, params)
     out = output_path(nb, set_name, params)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.ipynb")
@@ -160,7 +196,7 @@ def _parse(argv):
     ap.add_argument("--params", action="append", default=[], metavar="FILE.yml",
                     help="a named parameter set (file, or a name in params/); repeat to run several")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="override one parameter (value parsed as YAML)")
+                    help="override one parameter (value parsed as YAML; 1e-9 is a number)")
     ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     ap.add_argument("--dry-run", action="store_true", help="print the runs and their output paths only")
     return ap.parse_args(argv)
@@ -170,12 +206,13 @@ def main(argv=None) -> int:
     args = _parse(argv)
     try:
         nb = find_notebook(args.notebook)
-        overrides = {k: yaml.safe_load(v) for k, v in args.p}
+        overrides = parse_overrides(args.p)
         sets = [load_parameter_set(Path(f), nb) for f in args.params] or [("default", {})]
         runs = []
         for name, params in sets:
             params = {**params, **overrides}
             check_names(nb, params)
+            check_numbers(nb, params)
             runs.append((name, params))
     except ParameterError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -29,7 +29,7 @@ finished step (``[k/N]``, elapsed, estimated remaining), then a summary table
 
 Workers are processes with one Dask thread each; torch and BLAS in each get ``cores // workers`` threads.
 On SLURM or PBS, start the cluster with ``dask-jobqueue`` (not a dependency) and pass its scheduler file
-(README, "Running beyond one machine").
+(docs/guide.md, "Running beyond one machine").
 """
 from __future__ import annotations
 
@@ -40,8 +40,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from . import cache, checks, paths
 from .progress import duration as _fmt
@@ -129,7 +127,7 @@ def load(file) -> Sweep:
     if not file.is_file():
         avail = ", ".join(sorted(p.stem for p in (paths.PARAMS / "sweeps").glob("*.yml")))
         raise checks.ParameterError(f"sweep={str(file)!r}: no such file; sweeps in params/sweeps/: {avail}")
-    data = yaml.safe_load(file.read_text()) or {}
+    data = checks.load_yaml(file.read_text()) or {}
     if not isinstance(data, dict):
         raise checks.ParameterError(f"{file.name}: a sweep file is a mapping of {', '.join(sorted(KEYS))}")
     unknown = sorted(set(data) - KEYS)
@@ -140,7 +138,7 @@ def load(file) -> Sweep:
         ps = ps if ps.is_file() else paths.PARAMS / f"{data['params']}.yml"
         if not ps.is_file():
             raise checks.ParameterError(f"params={data['params']!r}: no such parameter set in params/")
-        shared = (yaml.safe_load(ps.read_text()) or {}).get("parameters") or {}
+        shared = (checks.load_yaml(ps.read_text()) or {}).get("parameters") or {}
         for k in ("model", "tasks", "seeds", "finetune"):
             if k in shared and k not in data:
                 data[k] = shared[k]
@@ -159,6 +157,7 @@ def load(file) -> Sweep:
     from .ledger import check_controls
 
     check_controls(sweep.controls)
+    run.check_finetune_numbers(sweep.finetune)       # a quoted '1e-4': refused with the fix
     for m in sweep.models:
         sweep.configs(m)                              # tasks, seeds, finetune: checked here
         sweep.control_configs(m)                      # controls and their tasks too
