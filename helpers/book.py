@@ -230,7 +230,7 @@ def build_artifacts(workers: int | None = None, address: str | None = None, sche
         workers = max(1, min(cache.cores(), n))
     say(f"[book artifacts] {n} fine-tuning run(s) that the chapters read: "
         + "; ".join(f"{' and '.join(sw.models)} on {', '.join(sw.tasks)}, seeds {sw.seeds} ({sw.description})" for sw in sweeps)
-        + f"; {cache.free_space(paths.cache_root())} free on the cache's disk (a cold build writes about 14 GiB)")
+        + f"; {cache.free_space(paths.cache_root())} free on the cache's disk (a cold default build writes about 20 GiB)")
     ok = True
     client = None
     if address or scheduler_file:
@@ -253,13 +253,13 @@ EXECUTE_WORKERS = 2
 """Notebooks executed at once in stage 2 (each computes its tables on one thread)."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """Thread pools of a stage-2 kernel (torch reads OMP_NUM_THREADS): one, as two notebooks share two cores.  Measured
-(session 9): two kernels of two threads each oversubscribe the cores (a notebook 1.5-1.8x slower beside another;
+on 2 cores: two kernels of two threads each oversubscribe the cores (a notebook 1.5-1.8x slower beside another;
 stage 2 in 22 min 22 s); one thread each, 18 min 49 s (same machine, same cold caches); the cores themselves
 scale (one-thread matmul 44 GFLOP/s alone and beside another)."""
 COLD_ORDER = ("notebooks/03_local_structure", "notebooks/05_enhancement", "notebooks/04_elongated_directions",
               "notebooks/08_geometry_during_pretraining", "notebooks/02_isotropy", "notebooks/01_finetuning",
               "notebooks/07_during_finetuning", "notebooks/00_models_and_data")
-"""Longest first, as measured cold (session 9, one process: 03 7.8 min, 05 5.3, 04 4.3, 08 3.7, 02 3.4, 01 1.8,
+"""Longest first, as measured cold (one process at a time: 03 7.8 min, 05 5.3, 04 4.3, 08 3.7, 02 3.4, 01 1.8,
 07 1.1, 00 0.5): the order of stage 2 when the last build's times (``_build/book-times.json``) are unknown."""
 EVERY_OTHER = "every other notebook"
 AFTER = {"notebooks/06_claims_ledger": ("notebooks/03_local_structure", "notebooks/04_elongated_directions",
@@ -377,28 +377,46 @@ def _execute_one(doc: str, root: Path) -> tuple[str, str | None, float, str | No
     return doc, nbformat.writes(res.nb), res.time, None, cells, peak
 
 
+def book_root(start: Path | None = None) -> Path:
+    """The sources of the book a notebook belongs to: the nearest folder at or above ``start`` (default: the working
+    directory, a notebook's own folder when it executes) that holds a ``_toc.yml`` (the default book's root, or a
+    staged book's: :mod:`helpers.staging`); the default book's root where none does."""
+    here = Path.cwd() if start is None else Path(start)
+    for folder in [here, *here.resolve().parents]:
+        if (folder / "_toc.yml").is_file():
+            return folder.resolve()
+    return paths.ROOT
+
+
+def records(root: Path = paths.ROOT) -> dict[str, Path]:
+    """Where the build of the book in ``root`` keeps its records (:data:`TIMES`, :data:`CELL_TIMES`,
+    :data:`KERNEL_PEAKS`): ``_build/`` of the default book, ``<root>/_build/`` of a staged one."""
+    folder = paths.BUILD if Path(root).resolve() == paths.ROOT.resolve() else Path(root) / "_build"
+    return {"times": folder / TIMES.name, "cells": folder / CELL_TIMES.name, "peaks": folder / KERNEL_PEAKS.name}
+
+
 def _record(path: Path) -> dict:
     """A build record (:data:`TIMES`, :data:`CELL_TIMES`, :data:`KERNEL_PEAKS`) as written, or ``{}`` where none is."""
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def kernel_peaks(path: Path | None = None) -> "pd.DataFrame":
-    """Each notebook's kernel peak memory in the last stage 2 that executed it (:data:`KERNEL_PEAKS`), largest
-    first: columns notebook, peak MiB."""
+def kernel_peaks(path: Path | None = None, root: Path = paths.ROOT) -> "pd.DataFrame":
+    """Each notebook's kernel peak memory in the last stage 2 that executed it (:data:`KERNEL_PEAKS` of the book in
+    ``root``), largest first: columns notebook, peak MiB."""
     import pandas as pd
 
-    recorded = _record(KERNEL_PEAKS if path is None else path)
+    recorded = _record(records(root)["peaks"] if path is None else path)
     return (pd.DataFrame(list(recorded.items()), columns=["notebook", "peak MiB"])
             .sort_values("peak MiB", ascending=False, kind="stable").reset_index(drop=True))
 
 
-def slowest_cells(n: int = 15, path: Path | None = None) -> "pd.DataFrame":
-    """The ``n`` slowest code cells of the last build's stage 2 (:data:`CELL_TIMES`), slowest first, with each
-    notebook's total: where the build's time went."""
+def slowest_cells(n: int = 15, path: Path | None = None, root: Path = paths.ROOT) -> "pd.DataFrame":
+    """The ``n`` slowest code cells of the last build's stage 2 (:data:`CELL_TIMES` of the book in ``root``), slowest
+    first, with each notebook's total: where the build's time went."""
     import pandas as pd
 
-    recorded = _record(CELL_TIMES if path is None else path)
+    recorded = _record(records(root)["cells"] if path is None else path)
     rows = [{"notebook": doc, **c} for doc, cells in recorded.items() for c in cells]
     if not rows:
         return pd.DataFrame(columns=["notebook", "cell", "seconds", "share of the notebook", "code"])
@@ -423,7 +441,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    own = Path(cache_dir) == JUPYTER_CACHE      # the book's own stage 2 keeps the records the status page reads
+    own = Path(cache_dir) in (JUPYTER_CACHE, Path(root) / "_build" / ".jupyter_cache")   # a book's own stage 2
+    rec = records(root)      # keeps the records its status page reads; a test's private cache keeps none
     invalidate_if_helpers_changed(say, cache_dir=cache_dir)     # the book's cache, a staged book's, a test's
     docs = toc_notebooks(Path(root) / "_toc.yml", root) if notebooks is None else list(notebooks)
     jc = get_cache(str(cache_dir))
@@ -436,8 +455,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
             return False
 
     todo = [d for d in docs if not cached(d)]
-    times = _record(TIMES)
-    cell_times, peaks = (_record(CELL_TIMES), _record(KERNEL_PEAKS)) if own else ({}, {})
+    times = _record(rec["times"])
+    cell_times, peaks = (_record(rec["cells"]), _record(rec["peaks"])) if own else ({}, {})
     rank = {d: i for i, d in enumerate(COLD_ORDER)}
     pending = sorted(todo, key=lambda d: (-times.get(d, 0.0), rank.get(d, len(rank))))   # longest first
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
@@ -473,8 +492,8 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                     doc, text, seconds, err, cells, peak = fut.result()
                     times[doc], cell_times[doc], peaks[doc] = seconds, cells, round(peak, 1)
                     if own:      # the build status page (executed last) reads them
-                        cache.write_json_atomic(CELL_TIMES, cell_times)
-                        cache.write_json_atomic(KERNEL_PEAKS, peaks)
+                        cache.write_json_atomic(rec["cells"], cell_times)
+                        cache.write_json_atomic(rec["peaks"], peaks)
                     if err is not None and err.startswith(KERNEL_DIED) and company[doc] and doc not in alone:
                         alone.add(doc)
                         pending.insert(0, doc)
@@ -501,7 +520,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
             else:
                 os.environ[k] = v
     if todo and own:
-        cache.write_json_atomic(TIMES, times)
+        cache.write_json_atomic(rec["times"], times)
     say(f"[book execute] {'done' if ok else 'done with failures'} in {_fmt(time.time() - t0)}")
     return ok
 
@@ -522,15 +541,15 @@ def build(capture: bool = False, artifacts: bool = True, root: Path = paths.ROOT
     command = [jupyter_book(), *COMMAND] if own else [jupyter_book(), "build", str(root), *COMMAND[2:]]
     if capture:
         return subprocess.run(command, cwd=root, env=env, text=True, capture_output=True)
-    times = _record(TIMES) if own else {}
+    times = _record(records(root)["times"])
     progress = Progress(toc_notebooks(root / "_toc.yml", root), times, root=root)
     proc = subprocess.Popen(command, cwd=root, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
     for line in proc.stdout:
         progress.feed(line)
     rc = proc.wait()
-    if progress.done and own:
-        cache.write_json_atomic(TIMES, progress.times)
+    if progress.done:
+        cache.write_json_atomic(records(root)["times"], progress.times)
     return subprocess.CompletedProcess(proc.args, rc)
 
 
@@ -556,6 +575,29 @@ def report(res: subprocess.CompletedProcess, html: Path, seconds: float, what: s
     return res.returncode
 
 
+def check_reference(root: Path = paths.ROOT, name: str | None = None, say=print) -> dict | None:
+    """Compare the built book in ``root`` with its committed reference ledger (:func:`helpers.reference.check`;
+    ``name``: the default book's, or a staged book's set) and print the result: the last lines of a build's log.
+    A mismatch never fails the reader's build (``make reproduce`` does); None if the check could not run."""
+    from . import reference
+
+    saved = {k: os.environ.get(k) for k in chapter_env()}
+    os.environ.update(chapter_env())          # the check reads what the build made; it never trains
+    try:
+        result = reference.check(root, name)
+    except Exception as err:                  # the build's result stands; say why there is no comparison
+        say(f"[reference] the reference ledger could not be checked: {err!r}")
+        return None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    reference.say(result)
+    return result
+
+
 def main(argv=None) -> int:
     """``python -m helpers.book [--artifacts-only] [--workers N] [--address A | --scheduler-file F]``"""
     import argparse
@@ -567,7 +609,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     if a.artifacts_only:
         return 0 if build_artifacts(**stage_settings(a)) else 1
-    return report(build(**stage_settings(a)), paths.HTML, time.time() - t0)
+    rc = report(build(**stage_settings(a)), paths.HTML, time.time() - t0)
+    if rc == 0:
+        check_reference(paths.ROOT)
+    return rc
 
 
 if __name__ == "__main__":

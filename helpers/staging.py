@@ -1,7 +1,7 @@
 """The whole book on a named parameter set: a staged copy of the book's sources with the set's values injected.
 
-``python -m helpers.staging both-objectives`` (``make book PARAMS=both-objectives``) builds every page of
-the book with every notebook that declares a parameter of ``params/both-objectives.yml`` run on it.  The sources
+``python -m helpers.staging minilm-only`` (``make book PARAMS=minilm-only``) builds every page of the book with
+every notebook that declares a parameter of ``params/minilm-only.yml`` run on it.  The sources
 (``_config.yml``, the table of contents, ``book/``, the notebooks) are copied to ``_build/books/<set>/``, each
 notebook with the set's values in papermill's ``injected-parameters`` cell right after its ``parameters`` cell
 (shown on the page, so a reader sees what the page ran on); the three stages of :mod:`helpers.book` then run on
@@ -9,8 +9,9 @@ that copy: the fine-tuning runs its chapters resolve, the chapters two at a time
 ``_build/books/<set>/_build/html``.  The default book and its execution cache are untouched; artifacts
 (``data/cache``) are shared, keyed as always, so a run or a table that both books read is built once.
 
-The build status page is left out of a staged book (:data:`LEFT_OUT`): it reports the default book's build
-records (``_build/*.json``), not the staged book's.
+A staged book keeps its own build records (``_build/books/<set>/_build/*.json``), which its build status page
+reports, and is checked against the reference ledger of its set (``reference/<set>.csv``) where one is committed:
+``make test`` builds the small set ``params/smoke.yml`` this way.
 """
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from pathlib import Path
 
 import yaml
 
-from . import cache, paths, run
+from . import cache, checks, paths, run
 from .book import toc_notebooks
 from .checks import ParameterError
 
 STAGED = paths.BUILD / "books"
 """Where staged books live: ``_build/books/<set>/`` (sources, its execution cache and its HTML under ``_build/``)."""
-LEFT_OUT = ("notebooks/status",)
-"""Pages of the default book a staged book leaves out (the build status page reads the default build's records)."""
+LEFT_OUT: tuple[str, ...] = ()
+"""Pages of the default book a staged book leaves out: none (its build status page reads the staged book's own
+records, :func:`helpers.book.records`, and checks it against the reference of its set)."""
 INJECTED = "injected-parameters"
 """papermill's tag (and here the cell id) of the cell holding a parameter set's values."""
 
@@ -84,7 +86,7 @@ def stage(params, notebooks: list[str] | None = None, root: Path = paths.ROOT, i
     unknown = [d for d in docs if d not in book_docs]
     if not docs or unknown:
         raise ParameterError(f"notebooks={notebooks!r}: not pages of the book; choose among {', '.join(book_docs)}")
-    per_notebook = (yaml.safe_load(file.read_text()) or {}).get("notebooks") or {}
+    per_notebook = (checks.load_yaml(file.read_text()) or {}).get("notebooks") or {}
     stray = sorted(set(per_notebook) - {Path(d).name for d in book_docs})
     if stray:
         raise ParameterError(f"{file.name}: notebooks {stray} are not in the book; its notebooks: "
@@ -133,7 +135,7 @@ def main(argv=None) -> int:
     from . import book
 
     ap = argparse.ArgumentParser(prog="python -m helpers.staging", description=__doc__.split("\n\n")[0])
-    ap.add_argument("params", help="a parameter set: a file, or a name in params/ (e.g. both-objectives)")
+    ap.add_argument("params", help="a parameter set: a file, or a name in params/ (e.g. minilm-only, smoke)")
     book.add_stage_arguments(ap)
     a = ap.parse_args(argv)
     t0 = time.time()
@@ -142,7 +144,10 @@ def main(argv=None) -> int:
     except ParameterError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return book.report(res, root / "_build" / "html", time.time() - t0, f"Book on {a.params}")
+    rc = book.report(res, root / "_build" / "html", time.time() - t0, f"Book on {a.params}")
+    if rc == 0:
+        book.check_reference(root)
+    return rc
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The strict book build (-W) and a real-browser check of a rendered chapter."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -7,24 +8,31 @@ import tempfile
 
 import pytest
 
-from helpers import book, paths
+from helpers import book, paths, staging
 
 pytestmark = pytest.mark.book
-CHAPTER = paths.HTML / "notebooks" / "00_models_and_data.html"
-SHOTS = paths.BUILD / "screenshots"
+BOOK_SET = os.environ.get("ISOBOOK_TEST_BOOK", "smoke")
+"""The book these checks build and read: a parameter set's staged book (default ``smoke``, the small set ``make
+test`` builds: every chapter, both objectives, the controls, in minutes), or ``default`` for the full-scale book."""
+ROOT = paths.ROOT if BOOK_SET == "default" else staging.STAGED / BOOK_SET
+BUILD = paths.BUILD if BOOK_SET == "default" else ROOT / "_build"
+HTML = BUILD / "html"
+CHAPTER = HTML / "notebooks" / "00_models_and_data.html"
+SHOTS = BUILD / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def built():
-    res = book.build(capture=True)
-    return res
+    if BOOK_SET == "default":
+        return book.build(capture=True)
+    return staging.build(BOOK_SET, capture=True)[1]
 
 
 def test_book_builds_with_warnings_as_errors(built):
     log = built.stdout + built.stderr
     assert built.returncode == 0, log[-4000:]
     assert "build succeeded" in log
-    assert (paths.HTML / "index.html").is_file() and CHAPTER.is_file()
+    assert (HTML / "index.html").is_file() and CHAPTER.is_file()
     # stage 2 executed every notebook and stored it as myst-nb looks it up: the build itself executes none
     executed = book.EXECUTING.findall(log)
     assert not executed, f"the build executed {executed}: stage 2's cache entries did not match myst-nb's lookup"
@@ -107,7 +115,7 @@ def test_every_chapter_renders_with_figures_and_math(built, stem):
     import nbformat
 
     assert built.returncode == 0
-    page = paths.HTML / "notebooks" / f"{stem}.html"
+    page = HTML / "notebooks" / f"{stem}.html"
     title = nbformat.read(paths.NOTEBOOKS / f"{stem}.ipynb", 4).cells[0].source.splitlines()[0].lstrip("# ").strip()
     dom = _headless("--virtual-time-budget=8000", "--dump-dom", page.as_uri()).stdout
     assert re.search(rf"<h1[^>]*>\s*{re.escape(title)}", dom), f"title {title!r} not rendered"
@@ -151,7 +159,7 @@ def test_no_glued_number_is_bare(built):
     """Every number a page glues carries its unit or noun and the digits it deserves: a chapter that glues a raw
     float shows 17 digits (or "nan") and leaves the reader to guess what it measures."""
     assert built.returncode == 0
-    stores = sorted((paths.BUILD / "jupyter_execute").rglob("*.glue.json"))
+    stores = sorted((BUILD / "jupyter_execute").rglob("*.glue.json"))
     assert stores, "myst-nb wrote no glue store"
     bare = {p.name.removesuffix(".glue.json"): keys for p in stores if (keys := bare_glues(json.loads(p.read_text())))}
     assert not bare, f"glued bare numbers (format them with helpers.words.quantity or count): {bare}"
@@ -187,7 +195,18 @@ def test_build_progress_names_each_notebook_with_an_estimate_and_hides_the_tcp_n
 
 def test_findings_page_shows_no_missing_value_or_traceback(built):
     assert built.returncode == 0
-    dom = _headless("--virtual-time-budget=8000", "--dump-dom", (paths.HTML / "notebooks" / "findings.html").as_uri()).stdout
+    dom = _headless("--virtual-time-budget=8000", "--dump-dom", (HTML / "notebooks" / "findings.html").as_uri()).stdout
     assert re.search(r"<h1[^>]*>\s*Findings", dom) and "Traceback (most recent call last)" not in dom
     missing = sorted(set(MISSING.findall(output_text(dom))))
     assert not missing, f"the findings page shows {missing}"
+
+
+def test_status_page_says_whether_the_build_reproduces_its_reference(built):
+    """The build status page checks the book against its set's reference ledger and says the result in one sentence:
+    reproduces, differs (with the cells), or that no reference is committed for it."""
+    assert built.returncode == 0
+    dom = _headless("--virtual-time-budget=8000", "--dump-dom", (HTML / "notebooks" / "status.html").as_uri()).stdout
+    assert re.search(r"<h1[^>]*>\s*Build status", dom) and "Traceback (most recent call last)" not in dom
+    assert re.search(r"This build (reproduces the reference ledger|DIFFERS from the reference ledger|has no reference ledger|was built "
+                     r"on other parameters)",
+                     output_text(dom)), "the status page does not say whether the build reproduces its reference"

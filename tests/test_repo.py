@@ -1,4 +1,7 @@
 """Repository hygiene: clean notebooks, one source of truth for dependencies, a complete table of contents."""
+import ast
+import re
+
 import nbformat as nbf
 import pytest
 import yaml
@@ -78,11 +81,17 @@ def test_ledger_takes_the_enhancement_chapters_parameters_whole():
         return {k: v["default"] if isinstance(v, dict) else v
                 for k, v in run.notebook_parameters(paths.NOTEBOOKS / f"{nb}.ipynb").items()}
 
+    def models(values):
+        return {ast.literal_eval(values.pop("model")), *ast.literal_eval(values.pop("more_models"))}
+
     p05 = defaults("05_enhancement")
+    models05 = models(p05)
     for nb in ("06_claims_ledger", "findings"):
         own = defaults(nb)
         assert own.pop("controls") == '["label-shuffled"]', nb     # the label-shuffled control by default
         assert own.pop("control_tasks") == "None", nb               # on the first task
+        assert ast.literal_eval(own["model"]) == "mlm", nb          # the ledger leads with the paper's objective
+        assert models(own) == models05 == {"mlm", "minilm"}, nb     # the same models' tables, in another order
         assert own == p05, nb
 
 
@@ -93,11 +102,14 @@ def test_publishing_workflow_builds_with_make_book_and_deploys_pages():
     assert "push" in on and wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
     build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
     runs = [s.get("run", "") for s in build["steps"]]
-    assert "make book" in runs
-    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
-    assert upload["with"]["path"] == "_build/html"
+    assert "make book" in runs and "make reproduce" in runs      # a book that does not reproduce is not deployed
+    assert runs.index("make reproduce") > runs.index("make book")
+    steps = [s.get("uses", "") or s.get("run", "") for s in build["steps"]]
+    upload = next(i for i, s in enumerate(steps) if s.startswith("actions/upload-pages-artifact"))
+    assert upload > steps.index("make reproduce")
+    assert build["steps"][upload]["with"]["path"] == "_build/html"
     assert deploy["needs"] == "build" and any(s.get("uses", "").startswith("actions/deploy-pages") for s in deploy["steps"])
-    assert build["timeout-minutes"] <= 90
+    assert build["timeout-minutes"] >= 120          # its own runner: the full two-objective book, cold
 
 
 def test_citation_cites_the_paper_and_the_book():
@@ -174,3 +186,31 @@ def test_glued_text_is_formatted_where_it_is_made(path):
 
     specs = re.findall(r"\{glue:text\}`[^`:]+:[^`]+`", path.read_text())
     assert not specs, f"{path.name}: {specs}"
+
+
+WORK_WORDS = re.compile(r"\bsessions?\b|closing note", re.IGNORECASE)
+"""Words of the way the project was made, which a reader of the book has no use for: its history is its commits."""
+ALLOWED_WORK_WORDS: dict[str, set[str]] = {}
+"""Files allowed a match (a library's own name that contains the word, say), with the matching lines: none today."""
+
+
+def _product_files():
+    root = paths.ROOT
+    files = [root / "README.md", root / "CONTRIBUTING.md", root / "Makefile", *sorted((root / "book").rglob("*.md")),
+             *sorted((root / "docs").rglob("*.md")), *sorted((root / "helpers").glob("*.py")),
+             *sorted((root / "params").rglob("*.yml")), *NOTEBOOKS]
+    return [f for f in files if f.is_file()]
+
+
+@pytest.mark.parametrize("path", _product_files(), ids=lambda p: str(p.relative_to(paths.ROOT)))
+def test_the_project_speaks_of_itself_alone(path):
+    """No "session" or "closing note" in the README, the book's pages, the notebooks, the helpers or the parameter
+    sets: the project's history is its commits (a change is dated by its short hash)."""
+    lines = [ln.strip() for ln in path.read_text().splitlines() if WORK_WORDS.search(ln)]
+    allowed = ALLOWED_WORK_WORDS.get(str(path.relative_to(paths.ROOT)), set())
+    assert [ln for ln in lines if ln not in allowed] == [], f"{path.name} speaks of how it was made"
+
+
+def test_the_work_word_finder_sees_the_word_and_not_its_neighbours():
+    assert WORK_WORDS.search("measured in Session 12") and WORK_WORDS.search("the sessions' closing notes")
+    assert not WORK_WORDS.search("sessional obsession") and not WORK_WORDS.search("a closing bracket")

@@ -15,29 +15,64 @@ def _set(tmp_path, **body):
     return f
 
 
-def test_the_two_objective_set_puts_the_mlm_encoder_beside_minilm_in_every_chapter_that_compares_models(tmp_path):
-    name, root = staging.stage("both-objectives", into=tmp_path / "book")
-    assert name == "both-objectives"
-    docs = book.toc_notebooks(root / "_toc.yml", root)
-    assert "notebooks/status" not in docs and docs == [d for d in book.toc_notebooks() if d not in staging.LEFT_OUT]
-    for doc in docs:
-        declared = run.notebook_parameters(paths.ROOT / f"{doc}.ipynb")
-        values = run.effective_parameters(root / f"{doc}.ipynb")
-        nb = nbformat.read(root / f"{doc}.ipynb", as_version=4)
-        injected = [c for c in nb.cells if staging.INJECTED in c.metadata.get("tags", [])]
-        if "more_models" in declared:           # the set's value, in a cell right after the parameters cell
-            assert values["more_models"] == ["mlm"] and len(injected) == 1 and injected[0].id == staging.INJECTED
-            tagged = [i for i, c in enumerate(nb.cells) for t in c.metadata.get("tags", []) if t in ("parameters", staging.INJECTED)]
-            assert [nb.cells[i].id for i in tagged][1] == staging.INJECTED and tagged[1] == tagged[0] + 1
-        else:                                    # a notebook that does not declare it is the source, unchanged
-            assert not injected
-            assert nbformat.read(paths.ROOT / f"{doc}.ipynb", as_version=4).cells == nb.cells
-    # the runs: each objective's six real runs and its three label-shuffled control runs, in one sweep (one pool)
-    (sw,) = book.artifact_sweeps(root=root, name="book-both-objectives-artifacts")
-    assert sw.models == ["minilm", "mlm"] and sw.name == "book-both-objectives-artifacts-0"
+def test_the_default_book_decides_on_both_objectives_each_with_its_budget_and_control():
+    """make book with no parameter set: the MLM encoder and MiniLM in one sweep (one pool of workers), each with its
+    six real runs, its three label-shuffled control runs and the fine-tuning budget it ships; the ledger and the
+    findings page lead with the MLM encoder (the paper's objective)."""
+    (sw,) = book.artifact_sweeps()
+    assert sorted(sw.models) == ["minilm", "mlm"] and sw.controls == ["label-shuffled"]
     runs = {m: (sw.configs(m), sw.control_configs(m)) for m in sw.models}
     assert all(len(real) == 6 and len(control) == 3 for real, control in runs.values())
     assert runs["mlm"][0][("mr", 0)].epochs == 2.0 != runs["minilm"][0][("mr", 0)].epochs   # the budget each ships
+    for doc in ("notebooks/06_claims_ledger", "notebooks/findings"):
+        v = run.effective_parameters(paths.ROOT / f"{doc}.ipynb")
+        assert (v["model"], v["more_models"]) == ("mlm", ["minilm"])
+
+
+def _staged_values(root):
+    for doc in book.toc_notebooks(root / "_toc.yml", root):
+        nb = nbformat.read(root / f"{doc}.ipynb", as_version=4)
+        injected = [c for c in nb.cells if staging.INJECTED in c.metadata.get("tags", [])]
+        yield doc, run.notebook_parameters(paths.ROOT / f"{doc}.ipynb"), run.effective_parameters(root / f"{doc}.ipynb"), nb, injected
+
+
+def test_the_minilm_only_set_takes_the_mlm_encoder_out_of_every_chapter(tmp_path):
+    name, root = staging.stage("minilm-only", into=tmp_path / "book")
+    assert name == "minilm-only"
+    assert book.toc_notebooks(root / "_toc.yml", root) == book.toc_notebooks()      # every page, status included
+    for doc, declared, values, nb, injected in _staged_values(root):
+        if "more_models" in declared:           # the set's value, in a cell right after the parameters cell
+            assert values["more_models"] == [] and values["model"] == "minilm"
+            assert len(injected) == 1 and injected[0].id == staging.INJECTED
+            tagged = [i for i, c in enumerate(nb.cells) for t in c.metadata.get("tags", []) if t in ("parameters", staging.INJECTED)]
+            assert [nb.cells[i].id for i in tagged][1] == staging.INJECTED and tagged[1] == tagged[0] + 1
+        elif "model" not in declared:            # a notebook that declares neither is the source, unchanged
+            assert not injected
+            assert nbformat.read(paths.ROOT / f"{doc}.ipynb", as_version=4).cells == nb.cells
+    (sw,) = book.artifact_sweeps(root=root, name="book-minilm-only-artifacts")
+    assert sw.models == ["minilm"] and sw.name == "book-minilm-only-artifacts-0"
+    assert len(sw.configs("minilm")) == 6 and len(sw.control_configs("minilm")) == 3
+
+
+def test_the_small_set_reaches_what_the_default_reaches_under_keys_of_its_own(tmp_path):
+    """params/smoke.yml (make test): every page of the book, both objectives, the controls, three seeds, a budget of a
+    few dozen steps; its runs are other runs than the default book's (their own keys: nothing of the default touched)."""
+    from helpers import finetune as F
+
+    _, root = staging.stage("smoke", into=tmp_path / "book")
+    assert book.toc_notebooks(root / "_toc.yml", root) == book.toc_notebooks()
+    (small,), (full,) = book.artifact_sweeps(root=root, name="smoke"), book.artifact_sweeps()
+    assert sorted(small.models) == sorted(full.models) and small.seeds == full.seeds == [0, 1, 2]
+    assert small.controls == full.controls and small.control_tasks == full.control_tasks
+    for m in small.models:
+        cfg = small.configs(m)[("mr", 0)]
+        steps = cfg.epochs * cfg.train_size / cfg.batch_size
+        assert 10 <= steps <= 50, f"{m}: {steps} steps"
+        assert F.run_dir(cfg) != F.run_dir(full.configs(m)[("mr", 0)])
+    for doc, declared, values, nb, injected in _staged_values(root):
+        for name in ("n_sentences", "n_train_sentences"):
+            if name in declared:
+                assert values[name] <= 50
 
 
 def test_a_set_is_refused_before_anything_is_staged(tmp_path):
@@ -48,10 +83,10 @@ def test_a_set_is_refused_before_anything_is_staged(tmp_path):
         staging.stage(_set(tmp_path, notebooks={"00_models_and_data": {"n_clusters": 10}}), into=into)
     with pytest.raises(ParameterError, match="are not in the book"):
         staging.stage(_set(tmp_path, notebooks={"99_nothing": {"seed": 1}}), into=into)
-    with pytest.raises(ParameterError, match="no such file; named sets in params/: .*both-objectives"):
+    with pytest.raises(ParameterError, match="no such file; named sets in params/: .*minilm-only"):
         staging.stage("no-such-set", into=into)
     with pytest.raises(ParameterError, match="not pages of the book"):
-        staging.stage("both-objectives", ["notebooks/status"], into=into)
+        staging.stage("minilm-only", ["notebooks/nothing"], into=into)
     assert not into.exists()
 
 
