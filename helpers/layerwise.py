@@ -62,7 +62,7 @@ def pretrained_geometry(model_names, task: str, n_sentences: int = 400, max_leng
 
 GEOMETRY_AT_A_GLANCE = ("average cosine", "log10 I(W)", geometry.SCALE_FREE, "norm of the mean", "mean norm",
                         "dominant: rogue")
-"""What the book reports of each model's pre-trained space (chapter 00, and the closing notes): the anisotropy
+"""What the book reports of each model's pre-trained space (chapter 00 and the findings page): the anisotropy
 of Ethayarajh (2019), I(W) of Mu & Viswanath (2018) raw and of unit-length rows, the norms I(W) moves with, and
 the rogue dimensions of Timkey & van Schijndel (2021)."""
 
