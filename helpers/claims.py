@@ -1,7 +1,8 @@
 """Verdicts on the paper's claims (defined in the book's methods page, book/methods.md), computed from tidy per-replicate measurements.
 
 Every claim function takes a long table with one row per measurement and a ``replicate`` column, and returns
-a :class:`Verdict`: the claim, the criterion in words (fixed in this module, before any number is seen), the
+a :class:`Verdict`: the claim, the criterion in words (declared in this module; revised after earlier ledgers had been read, its history dated
+by commit on the methods page), the
 statistic, the estimate with its 95% interval, the number of replicates, the control it was compared with,
 and a verdict in {supported, contradicted, inconclusive}, plus the per-cell table behind it.
 
@@ -25,7 +26,7 @@ side, a union of tests, so a cell contradicts only when its interval at the Bonf
 1 - 0.05 / m (m = the claim's cells in that layer) excludes the claimed side (:func:`adjust`): one side
 condition among dozens cannot contradict a claim by chance alone.
 
-**Layers.**  One decision per claim, declared here before the run (:data:`DECLARED_LAYERS`): the claim is
+**Layers.**  One decision per claim, declared here (:data:`DECLARED_LAYERS`): the claim is
 decided on the within-replicate **mean of its effect over the transformer layers 1..L** (:func:`layer_mean`: every
 layer used, one test, no vote), by :func:`by_layer`.  The last layer (the paper's convention) is decided too and
 shown beside it, and the claim x layer grid (each layer on its own) stays as robustness with its own tally; neither
@@ -70,11 +71,11 @@ C2_DRIFT_MARGIN = 0.05
 seed-to-seed floor before a change is called more than what seeds disagree on."""
 
 C4_K = 1
-"""Directions removed in the C4 verdict: the single most dominant one, fixed before the run (the paper removes the
+"""Directions removed in the C4 verdict: the single most dominant one, fixed in this module (the paper removes the
 top direction(s)); the other k of the sweep are reported, not decided on (no choice of k after the numbers)."""
 
 DECLARED_LAYERS = "the mean of the effect over every transformer layer (1..L)"
-"""What a claim is decided on, declared before the run: each replicate's effect averaged over every transformer
+"""What a claim is decided on: each replicate's effect averaged over every transformer
 layer, not the input embeddings (layer 0 is not contextual: fine-tuning barely moves it and the paper measures
 contextual representations).  All of them rather than the last: a contrastive encoder's last layer is the one its
 sentence objective reshaped (chapter 02), so one layer must not decide a claim about the space.  One test on the
@@ -287,13 +288,28 @@ class Verdict:
         return f" (n = {n}: fewer than {MIN_REPLICATES} seeds have it defined)" if n < MIN_REPLICATES else ""
 
     def control_text(self) -> str:
-        """The control run's verdict, its estimate and the difference from it ("" when the claim has none)."""
+        """The control run's verdict, its estimate and the effect beyond it ("" when the claim has none)."""
         c = self.control_run
         if not c:
             return ""
-        diff = (f"; tokens - {c['name']}: {format_interval(c['difference'], c['difference low'], c['difference high'])} "
-                f"(Welch)" if np.isfinite(c["difference low"]) else "")
+        if c.get("decides"):
+            diff = (f"; beyond the {c['name']} (tokens - {c['name']}, paired; decides): "
+                    f"{c['beyond verdict']}, {format_interval(c['beyond estimate'], c['beyond low'], c['beyond high'])}")
+        else:
+            diff = (f"; tokens - {c['name']}: {format_interval(c['difference'], c['difference low'], c['difference high'])} "
+                    f"(Welch)" if np.isfinite(c["difference low"]) else "")
         return f"{c['name']}: {_verdict_interval(c)}{diff}"
+
+    def raw_verdict(self) -> str:
+        """The verdict before a deciding control (:func:`with_control`): the claim's own test and co-criterion."""
+        return self.control_run.get("raw verdict", self.verdict)
+
+    def beyond_text(self) -> str:
+        """"supported, +0.12 [+0.05, +0.2]" of the effect beyond the deciding control ("" without one)."""
+        c = self.control_run
+        if not c.get("decides"):
+            return ""
+        return f"{c['beyond verdict']}, {format_interval(c['beyond estimate'], c['beyond low'], c['beyond high'])}"
 
     def reported_text(self) -> str:
         """The test reported beside the verdict, with its own verdict ("" when the claim has none)."""
@@ -311,7 +327,10 @@ class Verdict:
     def _control_note(self) -> str:
         if not self.control_run:
             return ""
-        return (f" *Control run ({self.control_run['what']}):* {self.control_text()}; {self.control_run['reading']}")
+        rule = (f" *The control decides ({self.control_run['rule']}):* before it the verdict was "
+                f"{self.control_run['raw verdict']}." if self.control_run.get("decides") else "")
+        return (f" *Control run ({self.control_run['what']}):* {self.control_text()}; {self.control_run['reading']}."
+                f"{rule}")
 
     def headline_cells(self) -> pd.DataFrame:
         """The cells the verdict was decided on: those of the layer mean (or of the one layer measured)."""
@@ -357,6 +376,7 @@ class Verdict:
                 "last layer high": ll.get("high", self.high), "section": self.section,
                 "layers": self.layer_verdicts(),
                 "grid": layer_tally(self.layers.verdict) if len(self.layers) > 1 else "",
+                "raw verdict": self.raw_verdict(), "beyond its control": self.beyond_text(),
                 "co-criterion": self.co_text(), "control run": self.control_text(),
                 "reported beside": self.reported_text()}
 
@@ -421,15 +441,44 @@ def agree(primary: Verdict, co: Verdict, statistic: str, rule: str = CO_RULE) ->
         "where": co.where, "primary verdict": primary.verdict, "rule": rule, "n": co.n})
 
 
-def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: str) -> Verdict:
+def beyond_control(tokens: pd.DataFrame, control: pd.DataFrame, value: str = "value") -> pd.DataFrame:
+    """The measurements of ``tokens`` minus those of ``control`` in the same cell, layer and replicate (same seed,
+    same sentences): a claim function applied to this table decides the effect *beyond the control*, paired within
+    the replicate (an effect that is a difference of two measurements becomes the difference of the two effects).
+    Cells or layers the control lacks are dropped."""
+    keys = [c for c in tokens.columns if c != value and c in control.columns]
+    m = tokens.merge(control[[*keys, value]], on=keys, how="inner", suffixes=("", " of the control"))
+    return m.assign(**{value: m[value] - m[f"{value} of the control"]}).drop(columns=f"{value} of the control")
+
+
+CONTROL_RULE = ("the claim keeps its verdict only when the same test on the effect beyond the control (tokens - "
+                "control, paired within each replicate) gives the same verdict, otherwise it is inconclusive: an effect "
+                "that any data with the control's properties shows is not one of the tokens")
+"""How a deciding control combines with the claim's own test (:func:`with_control` with ``beyond``)."""
+
+
+def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: str,
+                 beyond: Verdict | None = None) -> Verdict:
     """``v`` with the same claim decided on a control run (``control``: e.g. the Gaussian cloud of the tokens'
-    moments), and the difference tokens - control in ``v``'s headline cell (:func:`difference`, Welch).  The control
-    does not change the verdict: it says how much of the effect any data with the control's properties shows."""
+    moments).  With ``beyond`` (the claim decided on :func:`beyond_control`'s table: the effect minus the
+    control's, paired within the replicate) the control decides (:data:`CONTROL_RULE`): ``v`` keeps its verdict,
+    on the layer mean and on the last layer alike, only where ``beyond`` reaches the same one; the verdict before
+    the control is kept as ``control_run["raw verdict"]``.  Without it the control only reports, with the Welch
+    difference tokens - control in ``v``'s headline cell (:func:`difference`)."""
     d = difference(v, control)
-    return replace(v, control_run={"name": name, "what": what, "reading": reading, "verdict": control.verdict,
-                                   "estimate": control.estimate, "low": control.low, "high": control.high,
-                                   "difference": d["estimate"], "difference low": d["low"],
-                                   "difference high": d["high"]})
+    run = {"name": name, "what": what, "reading": reading, "verdict": control.verdict,
+           "estimate": control.estimate, "low": control.low, "high": control.high,
+           "difference": d["estimate"], "difference low": d["low"], "difference high": d["high"]}
+    if beyond is None:
+        return replace(v, control_run=run)
+    verdict = v.verdict if beyond.verdict == v.verdict else INCONCLUSIVE
+    ll = dict(v.last_layer)
+    if ll and beyond.last_layer:
+        ll["verdict"] = ll["verdict"] if beyond.last_layer["verdict"] == ll["verdict"] else INCONCLUSIVE
+    run.update({"decides": True, "raw verdict": v.verdict, "rule": CONTROL_RULE, "beyond verdict": beyond.verdict,
+                "beyond estimate": beyond.estimate, "beyond low": beyond.low, "beyond high": beyond.high,
+                "beyond n": beyond.n, "beyond where": beyond.where})
+    return replace(v, verdict=verdict, last_layer=ll, control_run=run)
 
 
 CELL_KEYS = ("test", "task", "state", "structure", "method", "criterion", "measure", "k")
@@ -584,12 +633,16 @@ _CRITERIA = {
     "C5": ("for every method, task and model (pre-trained, fine-tuned): the paired change of log10 I(W) of held-out "
            "test tokens (method fitted on training tokens) against no processing; supported when every {level}% "
            "interval lies above 0, contradicted when any lies below 0; the same test on log10 I(W) of the tokens "
-           "scaled to unit length must agree, otherwise inconclusive; a Gaussian cloud with each layer's token mean "
-           "and covariance is decided the same way beside it (the control run)"),
+           "scaled to unit length must agree, otherwise inconclusive; and the same test on the effect beyond a "
+           "Gaussian cloud with each layer's token mean and covariance (the method's change on the tokens minus its "
+           "change on the cloud, paired within each replicate) must agree, otherwise inconclusive (any cloud with "
+           "that spectrum shows the effect)"),
     "C6": ("for every method that can change the classifier and every task, the paired change of the test score of "
            "a classifier re-fitted on the processed features of the fine-tuned encoder stays below +{margin:g} (its "
-           "{level}% interval entirely below), and on average over those methods and tasks the enhancements help the "
-           "pre-trained encoder more than the fine-tuned one (interval of the mean difference above 0); "
+           "{level}% interval entirely below), the same methods raise the pre-trained encoder's score (every "
+           "{level}% interval above 0: a method that never helped cannot have stopped helping), and on average over "
+           "those methods and tasks the enhancements help the pre-trained encoder more than the fine-tuned one "
+           "(interval of the mean difference above 0); "
            "contradicted when some fine-tuned interval lies entirely above +{margin:g} at the Bonferroni level.  "
            "ZM is reported, not counted: a standardised linear classifier of mean-pooled tokens cannot see a shift, "
            "so its change is zero by construction.  The contrast in shares of each model's room to gain (1 - score) "
@@ -599,12 +652,14 @@ _CRITERIA = {
            "centring) and that after global ZM (local beats global); supported when every {level}% interval lies "
            "above 0, contradicted when one lies below 0 at the Bonferroni level.  Whether ZM itself raises I(W) is "
            "C5's cell, not C7's.  The same test on log10 I(W) of the tokens scaled to unit length must agree, "
-           "otherwise inconclusive; the Gaussian cloud of the tokens' moments is decided beside it (the control run)"),
+           "otherwise inconclusive; and the same test on the effect beyond the Gaussian cloud of the tokens' moments "
+           "(tokens - cloud, paired within each replicate) must agree, otherwise inconclusive (k-means beats global "
+           "centring on any cloud with that spectrum)"),
 }
 
 
 def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN, k: int = C4_K) -> str:
-    """The test of a claim in words, as fixed in this module (chapters show it before the numbers)."""
+    """The test of a claim in words, as declared in this module (chapters show it above the numbers)."""
     checks_claim = _CRITERIA.get(claim)
     if checks_claim is None:
         raise ValueError(f"claim={claim!r} is not valid; choose one of: {', '.join(_CRITERIA)}")
@@ -755,7 +810,7 @@ def c4_knowledge(df: pd.DataFrame, k: int = C4_K, section: str = "") -> Verdict:
     the top directions hold beyond any k directions); cells per task and k: the fine-tuned excess (> 0), the
     contrast fine-tuned - pre-trained excess (> 0) and, where the table has it, the cross-task contrast
     fine-tuned - fine-tuned-on-another-task excess (> 0: it is *this* task's fine-tuning that put the label in
-    the top direction).  The verdict uses k (fixed before the run); the detail holds every k of the sweep."""
+    the top direction).  The verdict uses k (fixed in this module); the detail holds every k of the sweep."""
     d = df[df.removed.isin(["top", "random"])]
     if k not in set(d.k):
         raise ValueError(f"k={k} is not among the measured k ({sorted(d.k.unique())}); measure it or choose one of them")
@@ -834,10 +889,15 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     table = pd.concat(parts, ignore_index=True)
     ft_v = all_of(ft.verdict)
     helps_pt_more = len(contrast) > 0 and (contrast.verdict == SUPPORTED).all()   # no contrast cell: not shown
+    helps_pt = len(pt) > 0 and all_of(pt.verdict) == SUPPORTED      # "stopped helping" needs them to help before
     verdict = (CONTRADICTED if ft_v == CONTRADICTED else
-               SUPPORTED if ft_v == SUPPORTED and helps_pt_more else INCONCLUSIVE)
+               SUPPORTED if ft_v == SUPPORTED and helps_pt_more and helps_pt else INCONCLUSIVE)
     crit = criterion("C6", margin=margin)
     control = "the same methods on the pre-trained encoder (paired by replicate)"
+    if ft_v == SUPPORTED and helps_pt_more and not helps_pt:      # what keeps it from support: the pre-trained gains
+        return _summarise("C6", C6_STATEMENT, crit, "change of the pre-trained test score (method - none)", pt,
+                          verdict, control, +1, section, lambda r: f"{r.method} on {r.task} (pre-trained)",
+                          detail=table, decisive=pt)
     if headroom and len(contrast):     # what the headroom variant changes is the contrast: it is the headline
         return _summarise("C6", C6_STATEMENT, crit, f"pre-trained {gain} - fine-tuned {gain}", contrast, verdict,
                           control, +1, section, lambda r: "mean over the methods and tasks", detail=table,

@@ -37,10 +37,11 @@ CLOUD = "Gaussian cloud"
 CLOUD_WHAT = ("the same test on samples of a Gaussian with each layer's training-token mean and covariance, "
               "methods fitted and measured on it like on the tokens (helpers.enhancement.gaussian_cloud)")
 CLOUD_READING = {
-    "C5": "where the cloud shows the effect too, the methods raise I(W) of any cloud with this mean and spectrum, "
-          "and the verdict says nothing about the tokens beyond their first two moments",
+    "C5": "where the cloud shows the effect too, the methods raise I(W) of any cloud with this mean and spectrum; "
+          "the claim is decided on the tokens' effect beyond the cloud's, so it holds only where the methods raise "
+          "I(W) of the tokens more than that of their Gaussian cloud",
     "C7": "where the cloud shows it too, k-means beats global centring on any cloud with this spectrum (it cuts along "
-          "the top directions); only a difference tokens - cloud above 0 would be local structure of the tokens",
+          "the top directions); the claim is decided on the effect beyond the cloud's, local structure of the tokens",
 }
 """What the Gaussian-cloud control of C5 and C7 means for the verdict (glued beside it)."""
 
@@ -76,13 +77,16 @@ def c1_by_model(metrics: pd.DataFrame, section: str = "") -> dict[str, C.Verdict
     return out
 
 
-def _cloud_control(v: C.Verdict, fn, cloud: pd.DataFrame | None, *args, layers) -> C.Verdict:
-    """``v`` with ``fn`` decided again on the Gaussian cloud's log10 I(W) (:func:`helpers.claims.with_control`);
-    ``v`` as is without a cloud table."""
+def _cloud_control(v: C.Verdict, fn, tokens: pd.DataFrame, cloud: pd.DataFrame | None, *args, layers) -> C.Verdict:
+    """``v`` with ``fn`` decided again on the Gaussian cloud's log10 I(W), and on the tokens' effect beyond the
+    cloud's (:func:`helpers.claims.beyond_control`: paired within each replicate, layer and cell), which decides
+    (:func:`helpers.claims.with_control`); ``v`` as is without a cloud table."""
     if cloud is None or cloud.empty:
         return v
-    control = C.by_layer(fn, _metric(cloud, "log10 I(W)"), *args, layers=layers)
-    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING[v.claim])
+    raw, control_table = _metric(tokens, "log10 I(W)"), _metric(cloud, "log10 I(W)")
+    control = C.by_layer(fn, control_table, *args, layers=layers)
+    beyond = C.by_layer(fn, C.beyond_control(raw, control_table), *args, layers=layers)
+    return C.with_control(v, control, CLOUD, CLOUD_WHAT, CLOUD_READING[v.claim], beyond=beyond)
 
 
 def c1_verdict(tables: dict, section: str = "") -> C.Verdict:
@@ -96,7 +100,7 @@ def c5_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
     control (:data:`CLOUD_WHAT`)."""
     paper = [m for m in TR.PAPER_METHODS if m in methods]
     v = isotropy_claim(C.c5_enhancement_isotropy, tables["iso"], paper, section=section)
-    return _cloud_control(v, C.c5_enhancement_isotropy, tables.get("cloud"), paper,
+    return _cloud_control(v, C.c5_enhancement_isotropy, tables["iso"], tables.get("cloud"), paper,
                           layers=transformer_layers(tables["iso"]))
 
 
@@ -114,7 +118,8 @@ def c7_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
     if not {"ZM", "Clustering+ZM"} <= set(methods):
         return C.not_measured("C7", C.C7_STATEMENT, section)
     v = isotropy_claim(C.c7_local_isotropy, _local(tables["iso"]), section=section)
-    return _cloud_control(v, C.c7_local_isotropy, _local(tables.get("cloud")), layers=transformer_layers(tables["iso"]))
+    return _cloud_control(v, C.c7_local_isotropy, _local(tables["iso"]), _local(tables.get("cloud")),
+                          layers=transformer_layers(tables["iso"]))
 
 
 def c4_verdict(knowledge: pd.DataFrame, layer: int, section: str = "") -> C.Verdict:
@@ -488,16 +493,19 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
                          f"{co['verdict']} ({C.format_interval(co['estimate'], co['low'], co['high'])}{v.co_n_note()}).")
     for v in verdicts:
         c = v.control_run
-        if c:
-            beyond = (np.isfinite(c["difference low"]) and c["difference low"] > 0)
-            lines.append(f"- **{v.claim} on the {c['name']}** (same mean and covariance, no other structure): "
-                         f"{c['verdict']}, {C.format_interval(c['estimate'], c['low'], c['high'])}; the tokens' effect "
-                         + ("exceeds the cloud's" if beyond else "does not exceed the cloud's")
-                         + f" (tokens - cloud {C.format_interval(c['difference'], c['difference low'], c['difference high'])}).")
+        if c and c.get("decides"):
+            beyond = C.format_interval(c["beyond estimate"], c["beyond low"], c["beyond high"])
+            reading = {C.SUPPORTED: "exceeds the cloud's in every cell", C.CONTRADICTED: "falls short of the cloud's",
+                       C.INCONCLUSIVE: "is not shown to exceed the cloud's (no difference is shown either)"}
+            lines.append(f"- **{v.claim} is {v.verdict}, decided beyond its control**: on the {c['name']} (same mean "
+                         f"and covariance, no other structure) the same test gives {c['verdict']}, "
+                         f"{C.format_interval(c['estimate'], c['low'], c['high'])}; the tokens' effect "
+                         f"{reading[c['beyond verdict']]} (tokens - cloud, paired: {beyond})"
+                         + (f"; before the control the verdict was {c['raw verdict']}." if c["raw verdict"] != v.verdict
+                            else "."))
     if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
-        lines.append("- C4 and C6 are one finding, not two: both rest on the fine-tuned last layer's top direction "
-                     "being the label direction (a neural-collapse-like picture), which removing it takes from the "
-                     "head (C4) and which isotropy enhancement flattens (C6).")
+        lines.append("- C4 and C6 are not independent: both rest on the fine-tuned last layer's top direction, which "
+                     "removing takes from a label probe (C4) and which isotropy enhancement rescales (C6).")
     return "\n".join(lines)
 
 
@@ -570,6 +578,8 @@ def findings(verdicts, controls: dict | None = None, on: str = "") -> pd.DataFra
     measured = [v.verdict != C.NOT_MEASURED for v in verdicts]
     table = pd.DataFrame([{
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
+        "before its control": v.raw_verdict() if m and v.control_run.get("decides") else "",
+        "beyond its control (decides)": (v.beyond_text() or "no deciding control") if m else "",
         "last layer alone": v.last_layer_column() if m else "",
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
         "estimate [95% interval]": v.interval() if m else "",

@@ -100,6 +100,7 @@ def record(root: Path = paths.ROOT) -> pd.DataFrame:
                    for name, c in control_runs.items()}
         for x in verdicts:
             rows.append({"kind": "claim", "objective": m, "item": x.claim, "verdict": x.verdict,
+                         "raw verdict": x.raw_verdict(), "beyond its control": x.beyond_text(),
                          "statistic": x.statistic, "estimate [95% interval]": x.interval(), "estimate": x.estimate,
                          "low": x.low, "high": x.high, "n": x.n, "last layer alone": x.last_layer_column(),
                          "cloud control": x.control_text(),

@@ -82,10 +82,15 @@ def test_c5_with_one_seed_is_inconclusive_and_says_why():
     (0.05, -0.03, C.SUPPORTED),      # hurts fine-tuned: no improvement either
     (0.05, 0.05, C.CONTRADICTED),    # improves fine-tuned beyond the margin
     (0.0, 0.0, C.INCONCLUSIVE),      # flat everywhere: the contrast with pre-trained is missing (seeded)
+    (-0.05, -0.1, C.INCONCLUSIVE),   # hurts both, the fine-tuned more: never helped, so it cannot have stopped helping
+    (0.0, -0.05, C.INCONCLUSIVE),    # flat on pre-trained, hurts fine-tuned: the contrast alone is not the claim
 ])
-def test_c6_known_answers(pt, ft, expected):
-    v = C.c6_task_effect(enhancement_table(pt, ft, noise=0.003, base=0.8), METHODS)
+@pytest.mark.parametrize("n", [3, 4])
+def test_c6_known_answers(pt, ft, expected, n):
+    v = C.c6_task_effect(enhancement_table(pt, ft, n=n, noise=0.002, base=0.8), METHODS)
     assert v.verdict == expected, v.detail
+    if (pt, ft) == (-0.05, -0.1):        # the headline says what keeps it from support: the pre-trained cells
+        assert v.statistic.startswith("change of the pre-trained test score") and v.estimate < 0
 
 
 def test_c6_does_not_count_zero_by_construction_cells():
@@ -516,9 +521,9 @@ def test_findings_page_summary_caveats_and_columns():
     assert "**C2 contradicted**" in text and "C3 " not in text.replace("C3:", "")
     assert ("**C1 in the last layer alone** (layer 6, the paper's convention): inconclusive, statistic of C1: "
             "-2.8 [-6, +0.4]") in text and "on the mean over layers, the verdict, supported" in text
-    assert "C4 and C6 are one finding" in text
+    assert "C4 and C6 are not independent" in text and "neural" not in text    # no mechanism the book does not measure
     vs[5] = _v("C6", C.INCONCLUSIVE)
-    assert "one finding" not in LG.findings_summary(vs, card, ["mr"])
+    assert "not independent" not in LG.findings_summary(vs, card, ["mr"])
     from helpers.finetune import FinetuneConfig
 
     cfg = FinetuneConfig(epochs=1.0)
@@ -549,7 +554,8 @@ def test_findings_page_summary_caveats_and_columns():
     assert "2 epochs at" in LG.findings_caveats(card, {("mr", 0): cfg2}, 10, 10)
     assert "1,000 training examples" in cfg2.describe() and "all training examples" in cfg.describe()
     table = LG.findings(vs)
-    assert list(table.columns) == ["claim", "statement", "verdict here", "last layer alone", "statistic (where)",
+    assert list(table.columns) == ["claim", "statement", "verdict here", "before its control",
+                                   "beyond its control (decides)", "last layer alone", "statistic (where)",
                                    "estimate [95% interval]", "smallest effect detectable (80% power)",
                                    "co-criterion (must agree)", "control run", "the paper's sources say"]
     assert table.iloc[1]["control run"] == "within the criterion: ctl"
@@ -835,11 +841,17 @@ def test_findings_summary_says_where_a_co_criterion_or_a_control_run_matters():
     card = {"name": "m", "layers": 2, "hidden_size": 8}
     norms_only = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 0.0), ["ZM"])
     raw = lambda t: t[t.metric == "log10 I(W)"].drop(columns="metric")
-    cloud = C.by_layer(C.c5_enhancement_isotropy, raw(_c5_table(1.0, 1.0, seed=1)), ["ZM"])
-    text = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r")], card, ["mr"])
+    cloud_table = raw(_c5_table(1.0, 1.0, seed=1))
+    cloud = C.by_layer(C.c5_enhancement_isotropy, cloud_table, ["ZM"])
+    beyond = C.by_layer(C.c5_enhancement_isotropy, C.beyond_control(raw(_c5_table(1.0, 0.0)), cloud_table), ["ZM"])
+    text = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r", beyond=beyond)], card,
+                               ["mr"])
     assert "**C5 is inconclusive because its co-criterion disagrees**: on change of log10 I(W)" in text
     assert "would be supported" in text and "on log10 I(W) of unit rows it is inconclusive" in text
-    assert "**C5 on the Gaussian cloud**" in text and "does not exceed the cloud's" in text
+    assert "**C5 is inconclusive, decided beyond its control**: on the Gaussian cloud" in text
+    assert "is not shown to exceed the cloud's (no difference is shown either)" in text
+    reported = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r")], card, ["mr"])
+    assert "beyond its control" not in reported          # a control that only reports is not said to decide
     agreeing = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 1.0), ["ZM"])
     assert "co-criterion disagrees" not in LG.findings_summary([agreeing], card, ["mr"])
 
@@ -933,3 +945,65 @@ def test_head_sentence_names_the_costliest_method_per_model():
     assert "b's fine-tuned head loses the most accuracy under **ZM**: +0.100" in text
     one = LG.head_sentence(pd.DataFrame(rows).query("model == 'a'").drop(columns="model"), ["ZM", "ABTT"], "accuracy")
     assert one.startswith("Without retraining, the fine-tuned head loses the most accuracy under **ABTT**")
+
+
+def _cloud_tables(tokens_effect, cloud_effect, n=3, seed=0):
+    """C5's tables as chapter 05 makes them, one method (ZM), layers 1-2: the tokens' (raw and unit-row log10 I(W))
+    and their Gaussian cloud's (raw), each method's effect planted; the cloud shares nothing but its own noise."""
+    tokens = _c5_table(tokens_effect, tokens_effect, n=n, seed=seed)
+    cloud = _c5_table(cloud_effect, cloud_effect, n=n, seed=seed + 100)
+    return {"iso": tokens, "cloud": cloud[cloud.metric == "log10 I(W)"]}
+
+
+@pytest.mark.parametrize("tokens, cloud, expected, raw", [
+    (1.0, 0.2, C.SUPPORTED, C.SUPPORTED),         # the tokens' rise exceeds the cloud's: kept
+    (1.0, 1.0, C.INCONCLUSIVE, C.SUPPORTED),      # any cloud with this spectrum rises as much: taken away
+    (1.0, 1.6, C.INCONCLUSIVE, C.SUPPORTED),      # the cloud rises more: taken away
+    (-1.0, 0.0, C.CONTRADICTED, C.CONTRADICTED),  # reversed: the method lowers I(W), below the cloud too
+    (0.0, 0.0, C.INCONCLUSIVE, C.INCONCLUSIVE),   # absent
+])
+def test_c5_is_decided_beyond_its_gaussian_cloud(tokens, cloud, expected, raw):
+    """The full rule the ledger uses (raw test, unit-row co-criterion, the cloud deciding) at the book's n = 3."""
+    from helpers import ledger as LG
+
+    v = LG.c5_verdict(_cloud_tables(tokens, cloud), ["ZM"])
+    assert (v.verdict, v.raw_verdict(), v.n) == (expected, raw, 3)
+    assert v.control_run["decides"] and v.control_run["beyond n"] == 3
+    assert np.isclose(v.control_run["beyond estimate"], tokens - cloud, atol=0.15)
+    assert v.beyond_text().startswith(v.control_run["beyond verdict"]) and "beyond the Gaussian cloud" in v.control_text()
+    assert v.row()["raw verdict"] == raw and v.row()["beyond its control"] == v.beyond_text()
+    if raw != expected:
+        assert f"before it the verdict was {raw}" in v.markdown()
+
+
+def test_a_deciding_control_is_paired_within_the_replicate():
+    """beyond_control differences the tokens and the control in the same cell, layer and replicate: a replicate-level
+    shift shared by both cancels (a Welch difference of the two means would carry it as noise)."""
+    t = pd.DataFrame({"task": "mr", "replicate": [0, 1, 2], "layer": 1, "value": [10.0, 20.0, 30.0]})
+    c = t.assign(value=t.value - 1.0)
+    d = C.beyond_control(t, c)
+    assert d.value.tolist() == [1.0, 1.0, 1.0] and list(d.columns) == list(t.columns)
+    assert C.beyond_control(t, c[c.replicate < 2]).replicate.tolist() == [0, 1]      # what the control lacks: dropped
+
+
+def test_c7_is_decided_beyond_its_gaussian_cloud():
+    """C7 through the ledger's rule: Clustering+ZM beats random partitions and ZM on the tokens; on a cloud where it
+    beats them as much, the claim is not the tokens' (inconclusive); where the cloud shows nothing, it is kept."""
+    from helpers import ledger as LG
+
+    def table(local, seed):
+        r = np.random.default_rng(seed)
+        rows = []
+        for metric in ("log10 I(W)", "log10 I(W) of unit rows"):
+            for rep in range(3):
+                for layer in (1, 2):
+                    base = r.normal(-2, 0.3)
+                    for method, eff in (("ZM", 0.0), ("random partitions", 0.0), ("Clustering+ZM", local)):
+                        rows.append({"metric": metric, "task": "mr", "state": "pre-trained", "replicate": rep,
+                                     "layer": layer, "method": method, "value": base + eff + r.normal(0, 0.02)})
+        return pd.DataFrame(rows)
+    methods = ["ZM", "Clustering+ZM"]
+    kept = LG.c7_verdict({"iso": table(0.5, 0), "cloud": table(0.0, 1)}, methods)
+    taken = LG.c7_verdict({"iso": table(0.5, 0), "cloud": table(0.5, 1)}, methods)
+    assert (kept.verdict, taken.verdict) == (C.SUPPORTED, C.INCONCLUSIVE)
+    assert kept.raw_verdict() == taken.raw_verdict() == C.SUPPORTED
