@@ -505,36 +505,65 @@ def readable(detail: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 def difference(a: Verdict, b: Verdict, level: float = LEVEL) -> dict:
     """Two models' effects in one cell of a claim, compared: the cell of ``a``'s headline and the same cell (same
-    task, method, state ... keys) among the cells ``b`` was decided on; mean effect of a - mean effect of b with
-    Welch's t-interval (:func:`helpers.intervals.welch_interval`), the two models' runs being independent (their
-    fine-tuning seeds are not pairs).  Keys: cell, estimate, low, high, n_a, n_b (NaN when the cell is missing)."""
+    task, method, state ... keys) among the cells ``b`` was decided on.  **Paired** by replicate when both have the
+    same replicates (replicate r of each model is fine-tuned with seed r and measured on the same sentences): the
+    mean of a - b with its t-interval; otherwise the difference of the means with Welch's interval
+    (:func:`helpers.intervals.welch_interval`).  Keys: cell, estimate, low, high, n_a, n_b, p (two-sided), test."""
+    from scipy import stats
+
     where = ", ".join(f"{k} {v}" for k, v in a.cell.items())
     cells_b = b.headline_cells()
     match = cells_b
     for k, v in a.cell.items():
         if k in match:
             match = match[match[k].astype(str) == str(v)]
+    none = {"cell": where, "estimate": np.nan, "low": np.nan, "high": np.nan, "n_a": len(a.effects), "n_b": 0,
+            "p": np.nan, "test": ""}
     if not a.effects or len(match) != 1 or "effects" not in match:
-        return {"cell": where, "estimate": np.nan, "low": np.nan, "high": np.nan, "n_a": len(a.effects), "n_b": 0}
-    d, lo, hi, na, nb = welch_interval(a.effects, match.iloc[0].effects, level)
-    return {"cell": where, "estimate": d, "low": lo, "high": hi, "n_a": na, "n_b": nb}
+        return none
+    ea, eb = np.asarray(a.effects, dtype=np.float64), np.asarray(match.iloc[0].effects, dtype=np.float64)
+    if len(ea) == len(eb) and len(ea) >= 2:
+        diff = ea - eb
+        m, lo, hi, n = t_interval(diff, level=level)
+        sd = diff.std(ddof=1)
+        p = float(2 * stats.t.sf(abs(m) / (sd / np.sqrt(n)), n - 1)) if sd > 0 else np.nan
+        return {"cell": where, "estimate": m, "low": lo, "high": hi, "n_a": len(ea), "n_b": len(eb), "p": p,
+                "test": "paired by replicate"}
+    d, lo, hi, na, nb = welch_interval(ea, eb, level)
+    p = (float(stats.ttest_ind(ea, eb, equal_var=False).pvalue) if np.isfinite(lo) else np.nan)
+    return {"cell": where, "estimate": d, "low": lo, "high": hi, "n_a": na, "n_b": nb, "p": p, "test": "Welch"}
 
 
 DIFFER, SAME = "the effects differ", "no difference detected"
+DECISIVE = (SUPPORTED, CONTRADICTED)
 
 
-def compare_models(verdicts_by_model: dict) -> pd.DataFrame:
+def holm(p_values, level: float = LEVEL) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (NaN stays NaN; Holm 1979): reject where the adjusted p is below
+    ``1 - level``; the family-wise error over the claims compared stays at most ``1 - level``."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    idx = [i for i in np.argsort(p, kind="stable") if np.isfinite(p[i])]
+    m, running = len(idx), 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def compare_models(verdicts_by_model: dict, level: float = LEVEL) -> pd.DataFrame:
     """One row per claim for models ``{name: [Verdict, ...]}`` (the first is the reference): each model's verdict
-    and estimate, and the reference minus each other model in the reference's headline cell
-    (:func:`difference`) with its 95% Welch interval over fine-tuning seeds; "the effects differ" when that
-    interval excludes 0, "no difference detected" when it does not (with the interval's width, not a proof of
-    equality), "n/a" without an interval."""
+    and estimate, and the reference minus each other model in the reference's headline cell (:func:`difference`:
+    paired by replicate, its 95% interval); "the effects differ" only when the Holm-adjusted p over the claims
+    compared is below 0.05 (:func:`holm`: seven claims are seven tests), "no difference detected" otherwise (with the
+    interval's width, not a proof of equality), "n/a" without an interval.  "same decisive verdict": both models
+    supported, or both contradicted (two inconclusive verdicts are not an agreement)."""
     names = list(verdicts_by_model)
     if len(names) < 2:
         raise ValueError(f"compare_models needs two models or more; got {names}")
     by = {m: {v.claim: v for v in vs} for m, vs in verdicts_by_model.items()}
     ref = names[0]
-    rows = []
+    rows, ps = [], {m: [] for m in names[1:]}
     for claim in by[ref]:
         row = {"claim": claim}
         for m in names:
@@ -543,14 +572,20 @@ def compare_models(verdicts_by_model: dict) -> pd.DataFrame:
             row[f"estimate: {m}"] = v.interval() if v is not None and v.verdict != NOT_MEASURED else ""
         for m in names[1:]:
             a, b = by[ref][claim], by[m].get(claim)
-            d = difference(a, b) if b is not None and NOT_MEASURED not in (a.verdict, b.verdict) else None
-            ok = d is not None and np.isfinite(d["low"])
+            d = difference(a, b, level) if b is not None and NOT_MEASURED not in (a.verdict, b.verdict) else None
             row["cell compared"] = d["cell"] if d else ""
-            row[f"{ref} - {m} [95% Welch interval]"] = format_interval(d["estimate"], d["low"], d["high"]) if d else ""
-            row[f"{ref} vs {m}"] = ("n/a" if not ok else DIFFER if d["low"] > 0 or d["high"] < 0 else SAME)
-            row["same verdict"] = row.get("same verdict", True) and b is not None and a.verdict == b.verdict
+            row[f"{ref} - {m} [95% interval]"] = format_interval(d["estimate"], d["low"], d["high"]) if d else ""
+            row["test"] = d["test"] if d else ""
+            ps[m].append(d["p"] if d else np.nan)
+            row["same decisive verdict"] = (row.get("same decisive verdict", True) and b is not None
+                                            and a.verdict == b.verdict and a.verdict in DECISIVE)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for m in names[1:]:
+        adjusted = holm(ps[m], level)
+        table[f"Holm-adjusted p ({ref} vs {m})"] = [f"{x:.3g}" if np.isfinite(x) else "" for x in adjusted]
+        table[f"{ref} vs {m}"] = ["n/a" if not np.isfinite(x) else DIFFER if x < 1 - level else SAME for x in adjusted]
+    return table
 
 
 def not_measured(claim: str, statement: str, section: str = "") -> Verdict:

@@ -432,7 +432,7 @@ def compare_objectives(model: str, verdicts: list, control_runs: dict, more_mode
                        control_tasks=None, on: str = "") -> pd.DataFrame:
     """The ledger's "both objectives" table: ``model``'s ``verdicts`` and ``control_runs`` (decided already) beside
     those of every model of ``more_models`` on the same tasks, seeds and sentences
-    (:func:`helpers.claims.compare_models`, the difference of the headline effects with its Welch interval), with a
+    (:func:`helpers.claims.compare_models`, the difference of the headline effects paired by replicate, Holm-adjusted), with a
     column per control and model (:func:`with_control_columns`)."""
     others = [m for m in dict.fromkeys(as_list(more_models)) if m != model]
     args = (n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length)
@@ -450,16 +450,16 @@ def model_rows(cards: dict) -> pd.DataFrame:
 
 
 def objectives_sentence(table: pd.DataFrame, ref: str, other: str) -> str:
-    """A sentence on :func:`helpers.claims.compare_models`: which claims get the same verdict for both models,
-    and where the effects differ beyond noise."""
-    same = table.loc[table["same verdict"], "claim"].tolist()
+    """A sentence on :func:`helpers.claims.compare_models`: which claims get the same decisive verdict for both
+    models, and where the effects differ beyond noise (paired by replicate, Holm-adjusted over the claims)."""
+    same = table.loc[table["same decisive verdict"], "claim"].tolist()
     differ = table.loc[table[f"{ref} vs {other}"] == C.DIFFER, "claim"].tolist()
-    return (f"Of {len(table)} claims, {len(same)} get the same verdict on {ref} and {other}"
-            + (f" ({', '.join(same)})" if same else "") + "; "
-            + (f"the effects differ beyond their 95% Welch interval for {', '.join(differ)}" if differ else
-               "no claim's effect differs beyond its 95% Welch interval")
-            + " (an interval that covers 0 is not a proof of equality: its width says how large a difference "
-              "could hide in it).")
+    return (f"Of {len(table)} claims, {len(same)} get the same decisive verdict (both supported or both contradicted) "
+            f"on {ref} and {other}" + (f" ({', '.join(same)})" if same else "") + "; "
+            + (f"the effects differ for {', '.join(differ)}" if differ else "no claim's effect is shown to differ")
+            + " (the difference in the first model's headline cell, paired by replicate, Holm-adjusted over the claims; "
+              "an interval that covers 0 is not a proof of equality: its width says how large a difference could hide "
+              "in it, and two widths and budgets make raw effects comparable only in their sign).")
 
 
 def findings_summary(verdicts, card: dict, tasks) -> str:

@@ -1,4 +1,6 @@
 """Claim verdicts on synthetic tables whose answer is known: a true effect, no effect, a reversed effect."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -607,10 +609,10 @@ def test_welch_interval_matches_scipy():
 
 
 @pytest.mark.parametrize("local_b,expected", [(0.2, C.DIFFER), (1.0, C.SAME)])
-def test_two_models_are_compared_in_the_same_cell_with_a_welch_interval(local_b, expected):
-    """Issue 25's ledger per objective: the same claim functions on two models' tables; where the effects differ
-    (1.0 against 0.2) the difference interval excludes 0, where they do not (1.0 and 1.0) it covers 0; the
-    comparison is in the reference's headline cell."""
+def test_two_models_are_compared_in_the_same_cell_paired_by_replicate(local_b, expected):
+    """The ledger per objective: the same claim functions on two models' tables; where the effects differ (1.0
+    against 0.2) the difference interval excludes 0, where they do not (1.0 and 1.0) it covers 0; the comparison is
+    in the reference's headline cell, paired by replicate (same seeds, same sentences)."""
     a = C.by_layer(C.c7_local_isotropy, c7_depth_table([1.0] * 4, seed=1))
     b = C.by_layer(C.c7_local_isotropy, c7_depth_table([local_b] * 4, seed=2))
     d = C.difference(a, b)
@@ -619,7 +621,7 @@ def test_two_models_are_compared_in_the_same_cell_with_a_welch_interval(local_b,
     table = C.compare_models({"minilm": [a], "mlm": [b]})
     row = table.iloc[0]
     assert row["minilm vs mlm"] == expected and row["verdict: minilm"] == a.verdict == C.SUPPORTED
-    assert row["same verdict"] == (a.verdict == b.verdict)
+    assert row["same decisive verdict"] == (a.verdict == b.verdict == C.SUPPORTED) and row["test"] == "paired by replicate"
     with pytest.raises(ValueError, match="two models"):
         C.compare_models({"minilm": [a]})
     assert "effects" not in C.readable(a.detail) and "per seed" in C.readable(a.detail)
@@ -675,9 +677,9 @@ def test_control_run_is_reported_with_its_difference():
     smaller = C.by_layer(C.c5_enhancement_isotropy, raw(_c5_table(0.2, 1.0, seed=1)), ["ZM"])
     a = C.with_control(tokens, same, "cloud", "what", "reading")
     b = C.with_control(tokens, smaller, "cloud", "what", "reading")
-    assert a.verdict == b.verdict == C.SUPPORTED            # a control never changes the verdict
-    assert a.control_run["verdict"] == C.SUPPORTED
-    assert a.control_run["difference low"] < 0 < a.control_run["difference high"]     # no difference from the cloud
+    assert a.verdict == b.verdict == C.SUPPORTED            # a control without `beyond` only reports
+    assert a.control_run["verdict"] == C.SUPPORTED and "decides" not in a.control_run
+    assert abs(a.control_run["difference"]) < 0.05                                     # no difference from the cloud
     assert b.control_run["difference low"] > 0                                         # the tokens' effect is larger
     assert b.control_text().startswith("cloud: supported, ") and "tokens - cloud: +0.7" in b.control_text()
     assert "Control run (what)" in b.markdown() and "reading" in b.markdown()
@@ -1007,3 +1009,31 @@ def test_c7_is_decided_beyond_its_gaussian_cloud():
     taken = LG.c7_verdict({"iso": table(0.5, 0), "cloud": table(0.5, 1)}, methods)
     assert (kept.verdict, taken.verdict) == (C.SUPPORTED, C.INCONCLUSIVE)
     assert kept.raw_verdict() == taken.raw_verdict() == C.SUPPORTED
+
+
+def test_holm_adjusts_step_down_and_keeps_missing_values():
+    adjusted = C.holm([0.01, 0.04, np.nan, 0.03])
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[3] == pytest.approx(0.06) and adjusted[1] == pytest.approx(0.06)
+    assert np.isnan(adjusted[2])
+    assert (C.holm([0.2, 0.001]) == pytest.approx([0.2, 0.002]))
+
+
+def test_the_objectives_comparison_counts_only_decisive_agreement_and_corrects_across_claims():
+    """Two inconclusive verdicts are not 'the same verdict'; a difference that one claim alone would call real
+    (p = 0.03) is not called real among seven claims (Holm), while a large one is."""
+    def v(claim, verdict, effects):
+        e = np.asarray(effects, dtype=float)
+        cell = pd.DataFrame([{"task": "mr", "effects": tuple(e)}])
+        return replace(_v(claim, verdict, estimate=float(e.mean())), cell={"task": "mr"}, effects=tuple(e), detail=cell)
+    r = np.random.default_rng(0)
+    base = [list(r.normal(0, 1, 3)) for _ in range(7)]
+    a = [v(f"C{i + 1}", C.INCONCLUSIVE if i < 2 else C.SUPPORTED, base[i]) for i in range(7)]
+    shifted = {0: 30.0, 1: 0.0}     # C1: a large difference; C2: none; the rest: none
+    b = [v(f"C{i + 1}", C.INCONCLUSIVE if i < 2 else C.SUPPORTED,
+           [x - shifted.get(i, 0.0) + 0.01 * k for k, x in enumerate(base[i])]) for i in range(7)]
+    t = C.compare_models({"mlm": a, "minilm": b})
+    assert t["same decisive verdict"].tolist() == [False, False] + [True] * 5
+    assert t.loc[0, "mlm vs minilm"] == C.DIFFER and (t.loc[1:, "mlm vs minilm"] != C.DIFFER).all()
+    assert "Holm-adjusted p (mlm vs minilm)" in t and (t.test == "paired by replicate").all()
+    from helpers import ledger as LG
+    assert LG.objectives_sentence(t, "mlm", "minilm").startswith("Of 7 claims, 5 get the same decisive verdict")
