@@ -140,8 +140,23 @@ def bounded_interval(values, low: float | None = None, high: float | None = None
     return float(v.mean()), float(min(a, b)), float(max(a, b)), n
 
 
-def level_interval(values, metric: str, level: float = LEVEL) -> tuple[float, float, float, int]:
-    """:func:`bounded_interval` with the bounds of ``metric`` (:data:`BOUNDS`; counts of directions start with
-    "dominant" or are named like ``pcs_50``), plain for anything else."""
-    key = "count" if metric.startswith(("dominant", "pcs_", "above_", "rogue")) else metric
-    return bounded_interval(values, *BOUNDS.get(key, (None, None)), level=level)
+COUNTS = ("dominant", "pcs_", "above_", "rogue")
+"""Metric-name prefixes of integer counts of directions, in [0, dims]."""
+AT_LEAST_ONE = ("participation ratio", "effective rank")
+"""Spread measures in [1, dims]."""
+
+
+def level_interval(values, metric: str, level: float = LEVEL, dims: int | None = None) -> tuple[float, float, float, int]:
+    """:func:`bounded_interval` with the range of ``metric``: :data:`BOUNDS`; a count of directions (:data:`COUNTS`)
+    in [0, ``dims``], taken as continuous on (-0.5, dims + 0.5) so that a count of 0 is inside the range (a log of
+    0 would make the interval span thirty decades) and clipped back; a spread measure (:data:`AT_LEAST_ONE`) in [1,
+    dims]; a share of the variance (its name says "share") in [0, 1]; plain for anything else.  ``dims``: the
+    space's dimension, where known (else a count has no upper bound)."""
+    if metric.startswith(COUNTS):
+        m, lo, hi, n = bounded_interval(values, -0.5, None if dims is None else dims + 0.5, level)
+        return m, max(lo, 0.0), (hi if dims is None else min(hi, float(dims))), n
+    if metric in AT_LEAST_ONE:
+        return bounded_interval(values, 1.0, None if dims is None else float(dims), level)
+    if "share" in metric:
+        return bounded_interval(values, 0.0, 1.0, level)
+    return bounded_interval(values, *BOUNDS.get(metric, (None, None)), level=level)

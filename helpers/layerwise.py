@@ -118,9 +118,20 @@ ISOTROPY_DIRECTION = {"log10 I(W)": +1, geometry.SCALE_FREE: +1, "average cosine
                       "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
 
 
+def _dims(model: str) -> int | None:
+    """The hidden size of ``model`` (a count of its directions is at most that), None where it cannot be read."""
+    from . import models
+
+    try:
+        return int(models.model_card(model)["hidden_size"])
+    except Exception:        # a model whose card cannot be read here: its counts keep only their lower bound
+        return None
+
+
 def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replicate: str = "seed") -> pd.DataFrame:
     """Mean over replicates with its 95% interval (``low``, ``high``: :func:`helpers.intervals.level_interval`,
-    which keeps a bounded measure's interval inside its range; NaN for one replicate), sd and n.
+    which keeps a bounded measure's interval inside its range, counts of directions within the model's dimension
+    when ``by`` has a ``model`` column; NaN for one replicate), sd and n.
 
     The unit of replication is the fine-tuning seed (column ``replicate``): rows of one replicate (several
     sentence samples) are averaged first, so n counts fine-tuning seeds, never samples crossed with seeds."""
@@ -130,7 +141,8 @@ def summarize(df: pd.DataFrame, by=("task", "state", "layer", "metric"), replica
     rows = []
     for key, v in per_replicate.groupby(list(by)):
         cell = dict(zip(by, key if isinstance(key, tuple) else (key,)))
-        _, low, high, _ = intervals.level_interval(v.to_numpy(), cell.get("metric", ""))
+        _, low, high, _ = intervals.level_interval(v.to_numpy(), cell.get("metric", ""),
+                                                   dims=_dims(cell["model"]) if "model" in cell else None)
         rows.append({**cell, "mean": v.mean(), "sd": v.std(), "n": v.count(), "low": low, "high": high})
     return pd.DataFrame(rows)
 

@@ -101,3 +101,20 @@ def test_c1_is_decided_per_model_from_chapter_02s_table():
     assert list(verdicts) == ["mlm", "minilm"]
     assert verdicts["mlm"].verdict == C.SUPPORTED and verdicts["minilm"].verdict == C.CONTRADICTED
     assert verdicts["mlm"].n == 3 and verdicts["mlm"].estimate == pytest.approx(-1.0, abs=0.05)
+
+
+def test_counts_shares_and_spreads_keep_their_intervals_in_range():
+    """A count of directions in [0, d], a share in [0, 1], a participation ratio in [1, d]: three seeds with a wide
+    spread would put a plain interval outside (a count of 0 on a log scale spanned thirty decades)."""
+    from helpers import intervals
+
+    for v, metric, dims, lo_min, hi_max in (([0, 0, 2], "dominant: rogue", 384, 0, 384),
+                                          ([40, 137, 380], "pcs_90", 384, 0, 384),
+                                          ([0.2, 0.5, 0.95], "variance share above 10x mean", None, 0, 1),
+                                          ([1.2, 30.0, 64.0], "participation ratio", 256, 1, 256)):
+        m, lo, hi, n = intervals.level_interval(v, metric, dims=dims)
+        assert lo_min <= lo <= m <= hi <= hi_max and n == 3, (metric, lo, hi)
+    plain = intervals.t_interval([40, 137, 380])
+    assert plain[2] > 384 or plain[1] < 0           # what the bounds prevent
+    m, lo, hi, _ = intervals.level_interval([0, 0, 2], "dominant: rogue")
+    assert lo >= 0 and hi < 100                      # no 1e9 upper bound from a log of 0
