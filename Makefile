@@ -53,7 +53,7 @@ ONE_THREAD  := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 SMOKE       := _build/books/smoke
 test: setup chromium
 	$(BIN)/python -m helpers.staging smoke $(BOOK_ARGS)
-	ISOBOOK_TEST_BOOK=smoke $(PYTEST) -m book tests
+	ISOBOOK_TEST_BOOK=smoke ISOBOOK_TEST_REUSE_BUILD=1 $(PYTEST) -m book tests
 	$(ONE_THREAD) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(SMOKE)/notebooks
 	$(ONE_THREAD) $(PYTEST) -m "not book" -n $(TEST_WORKERS) --dist loadfile tests
 

@@ -390,9 +390,11 @@ def book_root(start: Path | None = None) -> Path:
 
 def records(root: Path = paths.ROOT) -> dict[str, Path]:
     """Where the build of the book in ``root`` keeps its records (:data:`TIMES`, :data:`CELL_TIMES`,
-    :data:`KERNEL_PEAKS`): ``_build/`` of the default book, ``<root>/_build/`` of a staged one."""
+    :data:`KERNEL_PEAKS`; ``build``: the last strict build's return code and log, :func:`last_build`): ``_build/`` of
+    the default book, ``<root>/_build/`` of a staged one."""
     folder = paths.BUILD if Path(root).resolve() == paths.ROOT.resolve() else Path(root) / "_build"
-    return {"times": folder / TIMES.name, "cells": folder / CELL_TIMES.name, "peaks": folder / KERNEL_PEAKS.name}
+    return {"times": folder / TIMES.name, "cells": folder / CELL_TIMES.name, "peaks": folder / KERNEL_PEAKS.name,
+            "build": folder / "last-build.json"}
 
 
 def _record(path: Path) -> dict:
@@ -545,12 +547,26 @@ def build(capture: bool = False, artifacts: bool = True, root: Path = paths.ROOT
     progress = Progress(toc_notebooks(root / "_toc.yml", root), times, root=root)
     proc = subprocess.Popen(command, cwd=root, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    log = []
     for line in proc.stdout:
         progress.feed(line)
+        log.append(line)
     rc = proc.wait()
     if progress.done:
         cache.write_json_atomic(records(root)["times"], progress.times)
+    cache.write_json_atomic(records(root)["build"], {"returncode": rc, "args": list(proc.args), "log": "".join(log),
+                                                     "helpers": helpers_digest()})
     return subprocess.CompletedProcess(proc.args, rc)
+
+
+def last_build(root: Path = paths.ROOT) -> subprocess.CompletedProcess | None:
+    """The last strict build of the book in ``root`` as :func:`build` ran it (its return code and its log as
+    stdout), if it was made by the helpers as they are now; None otherwise.  The browser checks read a build made a
+    moment before by the same ``make test`` instead of building again."""
+    rec = _record(records(root)["build"])
+    if not rec or rec.get("helpers") != helpers_digest():
+        return None
+    return subprocess.CompletedProcess(rec["args"], rec["returncode"], rec["log"], "")
 
 
 def add_stage_arguments(ap) -> None:

@@ -23,6 +23,10 @@ SHOTS = BUILD / "screenshots"
 
 @pytest.fixture(scope="module")
 def built():
+    """The strict build of the book under test: the one ``make test`` made a moment before
+    (``ISOBOOK_TEST_REUSE_BUILD=1``: its return code and log, if made by these helpers), else built here."""
+    if os.environ.get("ISOBOOK_TEST_REUSE_BUILD") and (last := book.last_build(ROOT)) is not None:
+        return last
     if BOOK_SET == "default":
         return book.build(capture=True)
     return staging.build(BOOK_SET, capture=True)[1]

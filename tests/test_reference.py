@@ -116,3 +116,19 @@ def test_a_book_is_known_by_the_folder_of_its_table_of_contents(tmp_path):
     assert book.book_root(paths.NOTEBOOKS) == paths.ROOT and R.book_name(paths.ROOT) == R.DEFAULT
     assert book.records(staged)["times"] == staged / "_build" / book.TIMES.name
     assert book.records(paths.ROOT)["cells"] == book.CELL_TIMES
+
+
+def test_the_last_strict_build_is_read_back_only_if_made_by_these_helpers(tmp_path):
+    """make test's browser checks read the build its first step made (return code and log) instead of building again,
+    but never one made by other helpers."""
+    from helpers import book, cache
+
+    root = tmp_path / "books" / "t"
+    (root / "_build").mkdir(parents=True)
+    assert book.last_build(root) is None
+    record = {"returncode": 0, "args": ["jupyter-book"], "log": "build succeeded.\n", "helpers": book.helpers_digest()}
+    cache.write_json_atomic(book.records(root)["build"], record)
+    last = book.last_build(root)
+    assert last.returncode == 0 and "build succeeded" in last.stdout
+    cache.write_json_atomic(book.records(root)["build"], {**record, "helpers": "older"})
+    assert book.last_build(root) is None
