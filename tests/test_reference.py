@@ -84,6 +84,9 @@ def test_reproduce_command_exits_non_zero_on_a_mismatch_and_update_rewrites(comm
     out = capsys.readouterr().out
     assert "DIFFERS" in out and "claim mlm C1 | estimate: '-0.523' -> '-0.6'" in out
     assert R.main(["--update"]) == 0 and R.main([]) == 0       # a deliberate change: the reference follows
+    import os
+    from helpers.finetune import NO_TRAINING
+    assert NO_TRAINING not in os.environ                      # the command's no-training guard does not leak
     assert pd.read_csv(committed / "default.csv", dtype=str).estimate.iloc[0] == "-0.6"
 
 

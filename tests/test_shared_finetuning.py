@@ -14,12 +14,15 @@ PARAMETER_SETS = sorted(paths.PARAMS.glob("*.yml"))
 
 
 def resolved(path, param_file) -> tuple:
-    """(model, the settings of every run) that chapter ``path`` resolves under a parameter set: the chapter's
-    own defaults, overridden as the runner overrides them."""
-    defaults = {k: ast.literal_eval(v) for k, v in run.notebook_parameters(path).items() if k in ("model", "finetune")}
+    """(the models, the settings of every run) that chapter ``path`` resolves under a parameter set: the chapter's
+    own defaults, overridden as the runner overrides them.  The models as a set: the ledger leads with the MLM
+    encoder where the other chapters lead with MiniLM, and both resolve the same runs."""
+    names = ("model", "more_models", "finetune")
+    defaults = {k: ast.literal_eval(v) for k, v in run.notebook_parameters(path).items() if k in names}
     _, params = run.load_parameter_set(param_file, path)
     merged = {**defaults, **params}
-    return merged["model"], F.FinetuneConfig(model=merged["model"], **F.check_settings(merged["finetune"]))
+    models = tuple(sorted({merged["model"], *merged.get("more_models", [])}))
+    return models, F.FinetuneConfig(**F.check_settings(merged["finetune"]))
 
 
 def test_every_chapter_that_needs_runs_takes_the_finetune_dict():
