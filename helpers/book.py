@@ -45,6 +45,7 @@ from pathlib import Path
 import yaml
 
 from . import cache, paths
+from .env import environment
 from .progress import duration as _fmt
 
 COMMAND = ["build", str(paths.ROOT), "-W", "-n", "--keep-going", "--all"]
@@ -464,10 +465,7 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
     say(f"[book execute] {len(todo)} of {len(docs)} notebook(s) to execute, {workers} at a time"
         + (f"; {len(docs) - len(todo)} held by the execution cache" if len(todo) < len(docs) else ""))
     ok, t0 = True, time.time()
-    saved = {k: os.environ.get(k) for k in {**chapter_env(), **ONE_THREAD}}
-    os.environ.update(chapter_env())
-    os.environ.update(ONE_THREAD)
-    try:
+    with environment({**chapter_env(), **ONE_THREAD}):
         # spawned, not forked: the caller (pytest, a notebook) may hold torch's thread pools, which a fork can hang
         # (no max_tasks_per_child: it can deadlock the pool on Python 3.11, cpython issue 115634)
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -515,12 +513,6 @@ def execute_chapters(workers: int = 2, notebooks: list[str] | None = None, say=p
                                              check_validity=False, overwrite=True)
                     say(f"[book execute] {doc} executed in {_fmt(seconds)}, kernel peak {peak:,.0f} MiB "
                         f"(elapsed {_fmt(time.time() - t0)})")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     if todo and own:
         cache.write_json_atomic(rec["times"], times)
     say(f"[book execute] {'done' if ok else 'done with failures'} in {_fmt(time.time() - t0)}")
@@ -597,19 +589,12 @@ def check_reference(root: Path = paths.ROOT, name: str | None = None, say=print)
     A mismatch never fails the reader's build (``make reproduce`` does); None if the check could not run."""
     from . import reference
 
-    saved = {k: os.environ.get(k) for k in chapter_env()}
-    os.environ.update(chapter_env())          # the check reads what the build made; it never trains
     try:
-        result = reference.check(root, name)
+        with environment(chapter_env()):      # the check reads what the build made; it never trains
+            result = reference.check(root, name)
     except Exception as err:                  # the build's result stands; say why there is no comparison
         say(f"[reference] the reference ledger could not be checked: {err!r}")
         return None
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     reference.say(result)
     return result
 

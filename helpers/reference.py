@@ -230,25 +230,17 @@ def main(argv=None) -> int:
     ap.add_argument("--set", default=None, help="a staged book's parameter set (default: the default book)")
     ap.add_argument("--update", action="store_true", help="write the reference from the current build")
     a = ap.parse_args(argv)
-    import os
-
+    from .env import environment
     from .finetune import NO_TRAINING
 
     root = paths.ROOT if a.set is None else paths.BUILD / "books" / a.set
     name = book_name(root)
-    before = os.environ.get(NO_TRAINING)
-    os.environ[NO_TRAINING] = "1"          # the check reads what the build made; it never trains
-    try:
+    with environment({NO_TRAINING: "1"}):     # the check reads what the build made; it never trains
         if a.update:
             table = record(root)
             print(f"[reference] wrote {write(table, book_parameters(root), name)} ({len(table)} rows)")
             return 0
         result = check(root, name)
-    finally:
-        if before is None:
-            os.environ.pop(NO_TRAINING, None)
-        else:
-            os.environ[NO_TRAINING] = before
     say(result)
     return 1 if result["fails"] or result["status"] == "no reference" else 0
 
