@@ -1,40 +1,17 @@
-"""Verdicts on the paper's claims (defined in the book's methods page, book/methods.md), computed from tidy per-replicate measurements.
+"""The paper's claims C1-C7: each one's statement, its criterion in words and the function that decides it.
 
 Every claim function takes a long table with one row per measurement and a ``replicate`` column, and returns
-a :class:`Verdict`: the claim, the criterion in words (declared in this module; revised after earlier ledgers had been read, its history dated
-by commit on the methods page), the
-statistic, the estimate with its 95% interval, the number of replicates, the control it was compared with,
-and a verdict in {supported, contradicted, inconclusive}, plus the per-cell table behind it.
-
-**Statistics.** The unit of replication is the fine-tuning seed: replicate *r* pairs fine-tuning seed *r*
-with its own seeded sentence sample (and k-means seed), and the pre-trained model is measured on the same
-sample, so pre-trained values are independent measurements, never copies of one value.  Effects are paired
-differences within a replicate; their mean gets a two-sided Student-t interval over replicates
-(:func:`t_interval`).  A cell (one task, state, method, layer ...) is
-
-* **supported** when its interval excludes no change (or the stated margin) in the claimed direction,
-* **contradicted** when it excludes it in the other direction,
-* **inconclusive** otherwise, and always with fewer than :data:`MIN_REPLICATES` replicates.
-
-A claim about every cell ("each method raises I(W) on every task") is supported when every cell is,
-contradicted when any cell is, inconclusive otherwise (:func:`all_of`).  The headline estimate is the weakest
-cell: the one whose interval comes closest to refuting the claim.
-
-**Many cells.**  Support needs *every* cell's 95% interval on the claimed side: an intersection-union test,
-whose error rate is at most 5% without adjustment (Berger 1982).  Contradiction needs *one* cell on the wrong
-side, a union of tests, so a cell contradicts only when its interval at the Bonferroni level
-1 - 0.05 / m (m = the claim's cells in that layer) excludes the claimed side (:func:`adjust`): one side
-condition among dozens cannot contradict a claim by chance alone.
-
-**Layers.**  One decision per claim, declared here (:data:`DECLARED_LAYERS`): the claim is
-decided on the within-replicate **mean of its effect over the transformer layers 1..L** (:func:`layer_mean`: every
-layer used, one test, no vote), by :func:`by_layer`.  The last layer (the paper's convention) is decided too and
-shown beside it, and the claim x layer grid (each layer on its own) stays as robustness with its own tally; neither
-changes the verdict.  C4 and C6 are measured in the last layer only, where the mean is that layer.
+a :class:`~helpers.verdicts.Verdict`: the claim, the criterion in words (declared in this module; revised after
+earlier ledgers had been read, its history dated by commit on the methods page), the statistic, the estimate with
+its 95% interval, the number of replicates, the control it was compared with, and a verdict in {supported,
+contradicted, inconclusive}, plus the per-cell table behind it.  The decision rules they share (cells,
+intervals, the layer rule, co-criteria, controls) are :mod:`helpers.verdicts`; the named thresholds and the
+criteria (:data:`_CRITERIA`) are here, in one place beside the methods page.  C4 and C6 are measured in the last
+layer only, where the mean over layers is that layer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -42,21 +19,51 @@ import pandas as pd
 from .directions import CROSS_TASK
 from .intervals import (BOUNDS, LEVEL, bounded_interval, detectable_effect, detectable_ratio,  # noqa: F401
                         format_interval, level_interval, shared_run_inflation, t_interval, welch_interval)
+from .verdicts import (  # noqa: F401  (the claims' shared rules, read as claims.X by the chapters)
+    CELL_KEYS,
+    CONTRADICTED,
+    CONTROL_RULE,
+    CO_RULE,
+    DECISIVE,
+    DECLARED_LAYERS,
+    DIFFER,
+    HEADROOM_RULE,
+    INCONCLUSIVE,
+    LAYER_RULE,
+    MIN_REPLICATES,
+    NOT_MEASURED,
+    POWER,
+    REPORTED,
+    RESOLUTION,
+    SAME,
+    SUPPORTED,
+    VERDICTS,
+    Verdict,
+    _summarise,
+    adjust,
+    against_control,
+    agree,
+    all_of,
+    beyond_control,
+    by_layer,
+    cell_key,
+    cells,
+    decide,
+    difference,
+    holm,
+    layer_mean,
+    layer_tally,
+    method_effects,
+    not_measured,
+    paired_effects,
+    readable,
+    weakest,
+    with_control,
+)
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not yet measured"
-VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
-
-# Named thresholds, each with its rationale (the ledger lists them).  LEVEL (the confidence level of every
-# interval) lives with the interval functions in helpers.intervals.
-MIN_REPLICATES = 3
-"""Fewer fine-tuning seeds give no verdict: with 2, the t quantile is 12.7 and one seed can decide alone."""
 FLAT_MARGIN = 0.01
 """Accuracy margin for "no improvement" (C6): one point, below what a reader would call a gain and above the
 seed-to-seed spread of the fine-tuned accuracy (about 0.002-0.004 on the default tasks)."""
-
-RESOLUTION = 1e-9
-"""Relative distance from the threshold below which an interval's bound counts as touching it: such a cell is
-inconclusive, so that a verdict never flips on the last digits of a floating-point reduction."""
 
 C2_FLOOR = ("|fine-tuned s - fine-tuned s'| on replicate s's tokens, subtracted from that replicate's change (paired); "
             "the interval widened for the runs neighbouring replicates share")
@@ -73,25 +80,6 @@ seed-to-seed floor before a change is called more than what seeds disagree on.""
 C4_K = 1
 """Directions removed in the C4 verdict: the single most dominant one, fixed in this module (the paper removes the
 top direction(s)); the other k of the sweep are reported, not decided on (no choice of k after the numbers)."""
-
-DECLARED_LAYERS = "the mean of the effect over every transformer layer (1..L)"
-"""What a claim is decided on: each replicate's effect averaged over every transformer
-layer, not the input embeddings (layer 0 is not contextual: fine-tuning barely moves it and the paper measures
-contextual representations).  All of them rather than the last: a contrastive encoder's last layer is the one its
-sentence objective reshaped (chapter 02), so one layer must not decide a claim about the space.  One test on the
-mean rather than a vote over layers: an effect that grows with depth (the usual fine-tuning pattern) counts with
-its size, and no layer needs a multiplicity correction.  The last layer is the second column of the ledger."""
-
-LAYER_RULE = ("Each claim is decided once, on every replicate's effect averaged over the transformer layers 1..L "
-              "(one test on the mean: every layer counts with its size, no vote, no correction across layers). "
-              "The last layer, the paper's convention, is decided the same way and shown beside the verdict; each "
-              "layer on its own is a robustness grid with its own tally, never the verdict. C2, C4 and C6 are "
-              "measured in the last layer only (their k-means clusterings, probes and re-fitted classifiers are the "
-              "costly part of the book), so their verdict is that layer's.")
-"""The layer rule in words: the ledger chapter and the findings page glue this text (one source with :func:`by_layer`)."""
-
-POWER = 0.8
-"""Power of the minimum detectable effect the ledger prints beside each estimate (:func:`helpers.intervals.detectable_effect`)."""
 
 THRESHOLDS = {
     "LEVEL": (LEVEL, "two-sided confidence level of every interval"),
@@ -110,454 +98,79 @@ THRESHOLDS = {
 }
 
 
-# ----------------------------------------------------------------------------- statistics
-def decide(low: float, high: float, n: int, direction: int = +1, margin: float = 0.0) -> str:
-    """Verdict of one cell: the claim predicts a change of sign ``direction`` beyond ``margin`` (direction
-    -1 with a margin m means "below +m": "no improvement larger than m")."""
-    if n < MIN_REPLICATES or not (np.isfinite(low) and np.isfinite(high)):
-        return INCONCLUSIVE
-    tol = RESOLUTION * max(1.0, abs(low), abs(high), abs(margin))
-    if min(abs(low - margin), abs(high - margin)) <= tol:
-        return INCONCLUSIVE          # a bound on the threshold: the last digits would decide
-    if direction > 0:
-        return SUPPORTED if low > margin else CONTRADICTED if high < margin else INCONCLUSIVE
-    return SUPPORTED if high < margin else CONTRADICTED if low > margin else INCONCLUSIVE
+COMPARED_TESTS = {
+    "C3": ("direct count: decides",),
+    "C4": ("fine-tuned excess - pre-trained excess > 0", "fine-tuned excess - other task's excess > 0"),
+    "C6": ("pre-trained share of the room to gain - fine-tuned share of the room to gain > 0",
+           "pre-trained gain - fine-tuned gain > 0"),
+}
+"""The cells of a claim that the objectives are compared on, where not all of its decided cells (C3: the deciding
+count; C4: the contrasts of the fine-tuned excess at k = :data:`C4_K`; C6: the contrast of the gains)."""
+COMPARISON_RULE = ("each claim's effect per replicate, averaged over the cells it is decided on, on the layer mean "
+                   "(declared here, never a cell chosen from the numbers), on the statistic built to be free of what "
+                   "differs between the models: the co-criterion's where the claim has one (C1, C5, C7: log10 I(W) of "
+                   "unit-length rows, blind to the norms; C4, C6: shares of each model's headroom), the claim's own "
+                   "otherwise (C2: changes of ARI and probe accuracy beyond the floor, both in [0, 1]; C3: counts of "
+                   "directions); the difference paired by replicate (replicate r of both models is fine-tuned with "
+                   "seed r and measured on the same sentences), C2's interval widened for shared runs and C3's for "
+                   "rounding, Holm-adjusted over the claims")
+"""How :func:`compare_models` compares two objectives (the chapters glue it)."""
 
 
-def all_of(verdicts) -> str:
-    """Every cell supported -> supported; any contradicted -> contradicted; otherwise inconclusive."""
-    v = list(verdicts)
-    if not v:
-        return INCONCLUSIVE
-    if any(x == CONTRADICTED for x in v):
-        return CONTRADICTED
-    return SUPPORTED if all(x == SUPPORTED for x in v) else INCONCLUSIVE
+def comparison_effects(v: Verdict) -> tuple[pd.Series, str]:
+    """The per-replicate effect of :data:`COMPARISON_RULE`: the mean over the claim's compared cells (the
+    co-criterion's headline cells where it has one, the verdict's otherwise; :data:`COMPARED_TESTS`), per
+    replicate present in every cell; and the statistic's name.  An empty series when the cells carry no replicate."""
+    cells, statistic = (v.co["cells"], v.co["statistic"]) if v.co and "cells" in v.co else (v.headline_cells(), v.statistic)
+    if cells is None or cells.empty or "effect replicates" not in cells:
+        return pd.Series(dtype=np.float64), statistic
+    tests = COMPARED_TESTS.get(v.claim.split()[0])
+    if tests and "test" in cells:
+        cells = cells[cells.test.isin(tests)]
+    if v.claim.startswith("C4") and "k" in cells:
+        cells = cells[cells.k == C4_K]
+    if "test" in cells:
+        cells = cells[~cells.test.astype(str).str.contains("reported")]
+    per = [pd.Series(r.effects, index=list(r["effect replicates"]), dtype=np.float64) for _, r in cells.iterrows()
+           if len(r.effects) and None not in r["effect replicates"]]
+    if not per:
+        return pd.Series(dtype=np.float64), statistic
+    table = pd.concat(per, axis=1).dropna()          # replicates every cell has
+    return table.mean(axis=1).sort_index(), statistic
 
 
-def layer_tally(verdicts) -> str:
-    """The claim x layer grid in a few words: "supported in 4 of 6 layers, contradicted in 0" (robustness,
-    never the verdict)."""
-    v = list(verdicts)
-    return f"supported in {v.count(SUPPORTED)} of {len(v)} layers, contradicted in {v.count(CONTRADICTED)}"
-
-
-def layer_mean(df: pd.DataFrame, layers, value: str = "value") -> pd.DataFrame:
-    """Each measurement averaged over ``layers`` within everything else it is keyed by (task, state, replicate,
-    method ...): one row per key without a ``layer`` column.  A key measured in only some of the layers gets
-    NaN (a mean over fewer layers is not the declared one).  Effects are differences of these values, so the
-    effect of the mean is the mean of the per-layer effects."""
-    layers = [int(x) for x in layers]
-    d = df[df.layer.isin(layers)]
-    keys = [c for c in d.columns if c not in ("layer", value)]
-    g = d.groupby(keys, dropna=False, sort=False)[value]
-    counts = g.size()
-    if (counts > len(layers)).any():
-        raise ValueError(f"layer_mean: some key has more than one row per layer; the table's keys {keys} do not "
-                         "identify a measurement")
-    return g.mean().where(g.count() == len(layers)).reset_index()
-
-
-def paired_effects(df: pd.DataFrame, by: list[str], column: str, treated, reference, value: str = "value") -> pd.DataFrame:
-    """Per replicate and group ``by``: value[column == treated] - value[column == reference] (paired)."""
-    keys = [*by, "replicate"]
-    a = df[df[column] == treated].set_index(keys)[value]
-    b = df[df[column] == reference].set_index(keys)[value]
-    d = (a - b).dropna().rename("effect").reset_index()
-    return d
-
-
-def method_effects(df: pd.DataFrame, methods, by=("task", "state"), reference: str = "none") -> pd.DataFrame:
-    """Paired effects of every method against ``reference`` (columns: by..., replicate, effect, method)."""
-    return pd.concat([paired_effects(df, list(by), "method", m, reference).assign(method=m) for m in methods],
-                     ignore_index=True)
-
-
-def cells(effects: pd.DataFrame, by: list[str], direction: int = +1, margin: float = 0.0,
-          quantum: float = 0.0, shared_runs: bool = False) -> pd.DataFrame:
-    """Interval and verdict of every group of paired effects (columns: by..., estimate, low, high, n,
-    direction, margin, verdict, per seed: the per-replicate effects as text, for figures and readers).
-    ``quantum``: the resolution of the measurements differenced (counts: 1; :func:`helpers.intervals.t_interval`).
-    ``shared_runs``: replicate s's effect also reads run s + 1 (mod n) (a seed-to-seed floor), so replicates are
-    not independent: the variance is widened by :func:`helpers.intervals.shared_run_inflation`."""
-    rows = []
-    for key, g in effects.groupby(by, sort=False):
-        v = np.asarray(g.effect, dtype=np.float64)
-        inflation = shared_run_inflation(int(np.isfinite(v).sum())) if shared_runs else 1.0
-        m, lo, hi, n = t_interval(g.effect, quantum=quantum, inflation=inflation)
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "estimate": m, "low": lo, "high": hi, "n": n, "direction": direction,
-                     "margin": margin, "verdict": decide(lo, hi, n, direction, margin),
-                     "per seed": " ".join(f"{x:+.3g}" for x in v[np.isfinite(v)]),
-                     "effects": tuple(float(x) for x in v[np.isfinite(v)])})
-    return pd.DataFrame(rows, columns=[*by, "estimate", "low", "high", "n", "direction", "margin", "verdict", "per seed",
-                                       "effects"])
-
-
-def adjust(table: pd.DataFrame, m: int | None = None, level: float = LEVEL, side: str = CONTRADICTED) -> pd.DataFrame:
-    """Multiplicity over a claim's ``m`` cells (default: the table's rows), on the ``side`` that one cell can
-    decide alone: a cell keeps that verdict only when its interval at the Bonferroni level
-    ``1 - (1 - level) / m`` gives it too; otherwise it becomes inconclusive.  The other side needs every cell
-    (an intersection-union test) and is unchanged.  Default: one cell contradicts ("every cell must hold");
-    C1 ("at least one task") is the reverse: one cell supports.  Adds ``low_adj``, ``high_adj``."""
+def objectives_difference(a: Verdict, b: Verdict, level: float = LEVEL) -> dict:
+    """Two objectives' effects on one claim compared by :data:`COMPARISON_RULE` (:func:`comparison_effects` of each):
+    the mean of a - b over the replicates both have, its t-interval (C2 widened for shared runs, C3 for rounding)
+    and two-sided p.  Keys: cell, statistic, estimate, low, high, n, p, test."""
     from scipy import stats
 
-    t = table.copy()
-    if t.empty:
-        return t
-    m = len(t) if m is None else m
-    alpha = (1 - level) / max(1, m)
-    df = np.where(t.n > 1, t.n - 1, np.nan)
-    widen = stats.t.ppf(1 - alpha / 2, df) / stats.t.ppf(0.5 + level / 2, df)   # the same interval, wider quantile
-    t["low_adj"] = t.estimate - widen * (t.estimate - t.low)
-    t["high_adj"] = t.estimate + widen * (t.high - t.estimate)
-    for i, r in t.iterrows():
-        if r.verdict == side and decide(r.low_adj, r.high_adj, r.n, r.direction, r.margin) != side:
-            t.loc[i, "verdict"] = INCONCLUSIVE
-    return t
-
-
-def weakest(table: pd.DataFrame, direction: int = +1) -> pd.Series:
-    """The cell whose interval comes closest to refuting the claim (lowest low for +1, highest high for -1)."""
-    t = table.copy()
-    score = t.low.fillna(-np.inf) if direction > 0 else -t.high.fillna(np.inf)
-    return t.loc[score.idxmin()]
-
-
-# ----------------------------------------------------------------------------- the verdict object
-def _verdict_interval(result: dict) -> str:
-    """"supported, +0.12 [+0.05, +0.2]" from a result's verdict, estimate, low and high."""
-    return f"{result['verdict']}, {format_interval(result['estimate'], result['low'], result['high'])}"
-
-
-@dataclass
-class Verdict:
-    claim: str
-    statement: str
-    criterion: str
-    statistic: str
-    estimate: float
-    low: float
-    high: float
-    n: int
-    control: str
-    verdict: str
-    where: str = ""
-    detail: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    section: str = ""
-    replicates: str = "fine-tuning seeds"
-    layers: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    layer: int | None = None
-    scope: str = ""
-    last_layer: dict = field(default_factory=dict)
-    cell: dict = field(default_factory=dict)
-    effects: tuple = ()
-    co: dict = field(default_factory=dict)
-    control_run: dict = field(default_factory=dict)
-    reported: dict = field(default_factory=dict)
-
-    @property
-    def mde(self) -> float:
-        """Minimum detectable effect of the headline cell (:data:`POWER`; :func:`helpers.intervals.detectable_effect`)."""
-        return detectable_effect(self.low, self.high, self.n, LEVEL, POWER)
-
-    def interval(self, fmt: str = "{:+.3g}") -> str:
-        return format_interval(self.estimate, self.low, self.high, fmt)
-
-    def markdown(self) -> str:
-        """The verdict as a paragraph the chapters glue: claim, criterion, number, control, verdict."""
-        n_note = "" if self.n >= MIN_REPLICATES else (
-            f" Only {self.n} fine-tuning seed(s): at least {MIN_REPLICATES} are needed for a verdict "
-            f"(`seeds: [0, 1, 2]`).")
-        scope = f" ({self.scope})" if self.scope else ""
-        mde = (f" The smallest effect {self.n} seeds detect here with {int(POWER * 100)}% power: {self.mde_text()}."
-               if self.mde_text() else "")
-        return (f"**{self.claim}: {self.statement}**\n\n"
-                f"*Criterion (declared in `helpers.claims`; its history: the methods page):* {self.criterion}\n\n"
-                f"*Result{scope}:* {self.statistic}{' — ' + self.where if self.where else ''}: {self.interval()} "
-                f"({int(LEVEL * 100)}% t-interval over n = {self.n} {self.replicates}). *Control:* {self.control}."
-                f"{mde}{n_note}{self._layer_note()}{self._co_note()}{self._control_note()}{self._reported_note()}\n\n"
-                f"**Verdict: {self.verdict}.**")
-
-    def co_text(self) -> str:
-        """The co-criterion's own verdict and estimate ("" when the claim has none)."""
-        return f"{self.co['statistic']}: {_verdict_interval(self.co)}{self.co_n_note()}" if self.co else ""
-
-    def co_n_note(self) -> str:
-        """" (n = 2: fewer than 3 seeds have it defined)" when the co-criterion's headline cell lacks seeds."""
-        n = self.co.get("n", MIN_REPLICATES) if self.co else MIN_REPLICATES
-        return f" (n = {n}: fewer than {MIN_REPLICATES} seeds have it defined)" if n < MIN_REPLICATES else ""
-
-    def control_text(self) -> str:
-        """The control run's verdict, its estimate and the effect beyond it ("" when the claim has none)."""
-        c = self.control_run
-        if not c:
-            return ""
-        if c.get("decides"):
-            diff = (f"; beyond the {c['name']} (tokens - {c['name']}, paired; decides): "
-                    f"{c['beyond verdict']}, {format_interval(c['beyond estimate'], c['beyond low'], c['beyond high'])}")
-        else:
-            diff = (f"; tokens - {c['name']}: {format_interval(c['difference'], c['difference low'], c['difference high'])} "
-                    f"(Welch)" if np.isfinite(c["difference low"]) else "")
-        return f"{c['name']}: {_verdict_interval(c)}{diff}"
-
-    def raw_verdict(self) -> str:
-        """The verdict before a deciding control (:func:`with_control`): the claim's own test and co-criterion."""
-        return self.control_run.get("raw verdict", self.verdict)
-
-    def beyond_text(self) -> str:
-        """"supported, +0.12 [+0.05, +0.2]" of the effect beyond the deciding control ("" without one)."""
-        c = self.control_run
-        if not c.get("decides"):
-            return ""
-        return f"{c['beyond verdict']}, {format_interval(c['beyond estimate'], c['beyond low'], c['beyond high'])}"
-
-    def reported_text(self) -> str:
-        """The test reported beside the verdict, with its own verdict ("" when the claim has none)."""
-        r = self.reported
-        return f"{r['what']}: {_verdict_interval(r)} ({r['where']})" if r else ""
-
-    def _reported_note(self) -> str:
-        return f" *Reported beside (does not decide):* {self.reported_text()}." if self.reported else ""
-
-    def _co_note(self) -> str:
-        if not self.co:
-            return ""
-        return f" *Co-criterion (must agree; {self.co['rule']}):* {self.co_text()} ({self.co['where']})."
-
-    def _control_note(self) -> str:
-        if not self.control_run:
-            return ""
-        rule = (f" *The control decides ({self.control_run['rule']}):* before it the verdict was "
-                f"{self.control_run['raw verdict']}." if self.control_run.get("decides") else "")
-        return (f" *Control run ({self.control_run['what']}):* {self.control_text()}; {self.control_run['reading']}."
-                f"{rule}")
-
-    def headline_cells(self) -> pd.DataFrame:
-        """The cells the verdict was decided on: those of the layer mean (or of the one layer measured)."""
-        if self.detail.empty or "layer" not in self.detail:
-            return self.detail
-        key = "mean" if self.scope.startswith("mean") else self.layer
-        return self.detail[self.detail.layer.astype(str) == str(key)].reset_index(drop=True)
-
-    def layer_verdicts(self) -> str:
-        """The claim x layer grid as text: "1: supported, 2: inconclusive, ..." ("" when not per layer)."""
-        return ", ".join(f"{int(r.layer)}: {r.verdict}" for r in self.layers.itertuples())
-
-    def last_layer_text(self) -> str:
-        """"supported, +0.12 [+0.05, +0.2]" for the last layer ("" when the verdict is that layer's)."""
-        return _verdict_interval(self.last_layer) if self.last_layer else ""
-
-    def last_layer_column(self) -> str:
-        """The ledger's "last layer alone" cell: :meth:`last_layer_text`, or the verdict when it is that layer's."""
-        return self.last_layer_text() or f"{self.verdict} (the same layer)"
-
-    def mde_text(self) -> str:
-        """:attr:`mde` to three significant digits ("" without an interval)."""
-        return f"{self.mde:.3g}" if np.isfinite(self.mde) else ""
-
-    def _layer_note(self) -> str:
-        if self.layers.empty:
-            return ""
-        if len(self.layers) == 1:
-            return f" Measured in layer {int(self.layers.layer.iloc[0])} only."
-        ll = self.last_layer
-        return (f" *The last layer (layer {ll['layer']}; the paper's convention, reported beside the verdict):* "
-                f"{self.last_layer_text()} ({ll['where']}). *Each layer on its own (robustness, not the verdict):* "
-                f"{self.layer_verdicts()}; {layer_tally(self.layers.verdict)}.")
-
-    def row(self) -> dict:
-        """One row of the claims ledger."""
-        ll = self.last_layer
-        return {"claim": self.claim, "statement": self.statement, "test": self.criterion, "statistic": self.statistic,
-                "scope": self.scope, "where": self.where, "estimate": self.estimate, "low": self.low, "high": self.high,
-                "n": self.n, "mde": self.mde, "replicates": self.replicates, "control": self.control,
-                "verdict": self.verdict, "last layer": ll.get("verdict", self.verdict),
-                "last layer estimate": ll.get("estimate", self.estimate), "last layer low": ll.get("low", self.low),
-                "last layer high": ll.get("high", self.high), "section": self.section,
-                "layers": self.layer_verdicts(),
-                "grid": layer_tally(self.layers.verdict) if len(self.layers) > 1 else "",
-                "raw verdict": self.raw_verdict(), "beyond its control": self.beyond_text(),
-                "co-criterion": self.co_text(), "control run": self.control_text(),
-                "reported beside": self.reported_text()}
-
-
-def by_layer(claim_fn, df: pd.DataFrame, *args, layers=None, value: str = "value", **kwargs) -> Verdict:
-    """``claim_fn`` decided on the mean over ``layers`` (default: every layer of ``df``'s ``layer`` column; the
-    declared rule, :data:`DECLARED_LAYERS`) of each replicate's measurements (:func:`layer_mean` of the column
-    ``value``), with the last layer (``last_layer``) and every layer on its own (``layers``: the claim x layer grid,
-    robustness) beside it.  With one layer the verdict is that layer's.  ``detail`` holds the mean's cells (``layer`` = "mean") and every layer's."""
-    if "layer" not in df:
-        raise ValueError("by_layer needs a 'layer' column")
-    present = sorted(int(x) for x in df.layer.unique())
-    chosen = present if layers is None else [int(x) for x in layers]
-    missing = sorted(set(chosen) - set(present))
-    if missing:
-        raise ValueError(f"layers {missing} are not in the table (it has {present})")
-    if not chosen:
-        raise ValueError("by_layer needs at least one layer")
-    per = {layer: claim_fn(df[df.layer == layer].drop(columns="layer"), *args, **kwargs) for layer in chosen}
-    grid = pd.DataFrame([{"layer": layer, "verdict": v.verdict, "estimate": v.estimate, "low": v.low, "high": v.high,
-                          "where": v.where} for layer, v in per.items()])
-    last_layer = chosen[-1]
-    if len(chosen) == 1:
-        h, scope, where = per[last_layer], f"layer {last_layer} only", f"layer {last_layer}"
-        detail = h.detail.assign(layer=last_layer)
-        ll = {}
-    else:
-        h = claim_fn(layer_mean(df, chosen, value), *args, **kwargs)
-        scope = f"mean of layers {chosen[0]}-{chosen[-1]}" if chosen == list(range(chosen[0], chosen[-1] + 1)) \
-            else "mean of layers " + ", ".join(map(str, chosen))
-        where = scope
-        detail = pd.concat([h.detail.assign(layer="mean"), *(v.detail.assign(layer=layer) for layer, v in per.items())],
-                           ignore_index=True)
-        ll = grid.iloc[-1].to_dict()         # the last layer's row of the grid
-    return Verdict(h.claim, h.statement, h.criterion, h.statistic, h.estimate, h.low, h.high, h.n, h.control, h.verdict,
-                   where=f"{where}; {h.where}" if h.where else where, detail=detail, section=h.section,
-                   replicates=h.replicates, layers=grid, layer=last_layer if len(chosen) == 1 else None, scope=scope,
-                   last_layer=ll, cell=h.cell, effects=h.effects)
-
-
-CO_RULE = ("the claim keeps its verdict only when the same test on log10 I(W) of the tokens scaled to unit length "
-           "gives the same verdict, otherwise it is inconclusive: raw I(W) moves with the vectors' norms")
-"""How the scale-free co-criterion of C1, C5 and C7 combines with the primary test (:func:`agree`)."""
-
-HEADROOM_RULE = ("the claim keeps its verdict only when the same test on effects divided by the room each model had "
-                 "(C4: probe accuracy above the majority rate, the most a removal can cost; C6: one minus the score, "
-                 "the most a method can add) gives the same verdict, otherwise it is inconclusive: the fine-tuned model "
-                 "has more accuracy to lose and less to gain")
-"""How the headroom co-criterion of C4 and C6 combines with the primary test (:func:`agree`)."""
-
-
-def agree(primary: Verdict, co: Verdict, statistic: str, rule: str = CO_RULE) -> Verdict:
-    """``primary`` kept only where the co-criterion ``co`` (the same claim function on a statistic without the
-    primary's confound: ``rule``) reaches the same verdict, otherwise inconclusive; on the layer mean and on the
-    last layer alike.  The co-criterion's own result is kept in ``co`` (a referee sees both)."""
-    verdict = primary.verdict if co.verdict == primary.verdict else INCONCLUSIVE
-    ll = dict(primary.last_layer)
-    if ll and co.last_layer:
-        ll["verdict"] = ll["verdict"] if co.last_layer["verdict"] == ll["verdict"] else INCONCLUSIVE
-    return replace(primary, verdict=verdict, last_layer=ll, co={
-        "statistic": statistic, "verdict": co.verdict, "estimate": co.estimate, "low": co.low, "high": co.high,
-        "where": co.where, "primary verdict": primary.verdict, "rule": rule, "n": co.n})
-
-
-def beyond_control(tokens: pd.DataFrame, control: pd.DataFrame, value: str = "value") -> pd.DataFrame:
-    """The measurements of ``tokens`` minus those of ``control`` in the same cell, layer and replicate (same seed,
-    same sentences): a claim function applied to this table decides the effect *beyond the control*, paired within
-    the replicate (an effect that is a difference of two measurements becomes the difference of the two effects).
-    Cells or layers the control lacks are dropped."""
-    keys = [c for c in tokens.columns if c != value and c in control.columns]
-    m = tokens.merge(control[[*keys, value]], on=keys, how="inner", suffixes=("", " of the control"))
-    return m.assign(**{value: m[value] - m[f"{value} of the control"]}).drop(columns=f"{value} of the control")
-
-
-CONTROL_RULE = ("the claim keeps its verdict only when the same test on the effect beyond the control (tokens - "
-                "control, paired within each replicate) gives the same verdict, otherwise it is inconclusive: an effect "
-                "that any data with the control's properties shows is not one of the tokens")
-"""How a deciding control combines with the claim's own test (:func:`with_control` with ``beyond``)."""
-
-
-def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: str,
-                 beyond: Verdict | None = None) -> Verdict:
-    """``v`` with the same claim decided on a control run (``control``: e.g. the Gaussian cloud of the tokens'
-    moments).  With ``beyond`` (the claim decided on :func:`beyond_control`'s table: the effect minus the
-    control's, paired within the replicate) the control decides (:data:`CONTROL_RULE`): ``v`` keeps its verdict,
-    on the layer mean and on the last layer alike, only where ``beyond`` reaches the same one; the verdict before
-    the control is kept as ``control_run["raw verdict"]``.  Without it the control only reports, with the Welch
-    difference tokens - control in ``v``'s headline cell (:func:`difference`)."""
-    d = difference(v, control)
-    run = {"name": name, "what": what, "reading": reading, "verdict": control.verdict,
-           "estimate": control.estimate, "low": control.low, "high": control.high,
-           "difference": d["estimate"], "difference low": d["low"], "difference high": d["high"]}
-    if beyond is None:
-        return replace(v, control_run=run)
-    verdict = v.verdict if beyond.verdict == v.verdict else INCONCLUSIVE
-    ll = dict(v.last_layer)
-    if ll and beyond.last_layer:
-        ll["verdict"] = ll["verdict"] if beyond.last_layer["verdict"] == ll["verdict"] else INCONCLUSIVE
-    run.update({"decides": True, "raw verdict": v.verdict, "rule": CONTROL_RULE, "beyond verdict": beyond.verdict,
-                "beyond estimate": beyond.estimate, "beyond low": beyond.low, "beyond high": beyond.high,
-                "beyond n": beyond.n, "beyond where": beyond.where})
-    return replace(v, verdict=verdict, last_layer=ll, control_run=run)
-
-
-CELL_KEYS = ("test", "task", "state", "structure", "method", "criterion", "measure", "k")
-"""The columns that name a cell of a claim (which of them a claim has depends on the claim)."""
-
-
-def cell_key(row: pd.Series) -> dict:
-    """The keys of one cell (:data:`CELL_KEYS` that the row has)."""
-    return {k: row[k] for k in CELL_KEYS if k in row.index}
-
-
-REPORTED = "reported (not decided on)"
-
-
-def readable(detail: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A verdict's cells for a reader: rounded; without the full-precision per-replicate ``effects`` (the ``per
-    seed`` column shows them); cells reported beside the claim (their test says "reported") carry no verdict;
-    a value a cell does not have (the Bonferroni bounds exist only where a cell can decide alone) is blank."""
-    t = detail.drop(columns=[c for c in ("effects",) if c in detail]).round(digits)
-    if "test" in t and "verdict" in t:
-        t.loc[t.test.astype(str).str.contains("reported"), "verdict"] = REPORTED
-    return t.astype(object).where(t.notna(), "")
-
-
-def difference(a: Verdict, b: Verdict, level: float = LEVEL) -> dict:
-    """Two models' effects in one cell of a claim, compared: the cell of ``a``'s headline and the same cell (same
-    task, method, state ... keys) among the cells ``b`` was decided on.  **Paired** by replicate when both have the
-    same replicates (replicate r of each model is fine-tuned with seed r and measured on the same sentences): the
-    mean of a - b with its t-interval; otherwise the difference of the means with Welch's interval
-    (:func:`helpers.intervals.welch_interval`).  Keys: cell, estimate, low, high, n_a, n_b, p (two-sided), test."""
-    from scipy import stats
-
-    where = ", ".join(f"{k} {v}" for k, v in a.cell.items())
-    cells_b = b.headline_cells()
-    match = cells_b
-    for k, v in a.cell.items():
-        if k in match:
-            match = match[match[k].astype(str) == str(v)]
-    none = {"cell": where, "estimate": np.nan, "low": np.nan, "high": np.nan, "n_a": len(a.effects), "n_b": 0,
-            "p": np.nan, "test": ""}
-    if not a.effects or len(match) != 1 or "effects" not in match:
-        return none
-    ea, eb = np.asarray(a.effects, dtype=np.float64), np.asarray(match.iloc[0].effects, dtype=np.float64)
-    if len(ea) == len(eb) and len(ea) >= 2:
-        diff = ea - eb
-        m, lo, hi, n = t_interval(diff, level=level)
-        sd = diff.std(ddof=1)
-        p = float(2 * stats.t.sf(abs(m) / (sd / np.sqrt(n)), n - 1)) if sd > 0 else np.nan
-        return {"cell": where, "estimate": m, "low": lo, "high": hi, "n_a": len(ea), "n_b": len(eb), "p": p,
-                "test": "paired by replicate"}
-    d, lo, hi, na, nb = welch_interval(ea, eb, level)
-    p = (float(stats.ttest_ind(ea, eb, equal_var=False).pvalue) if np.isfinite(lo) else np.nan)
-    return {"cell": where, "estimate": d, "low": lo, "high": hi, "n_a": na, "n_b": nb, "p": p, "test": "Welch"}
-
-
-DIFFER, SAME = "the effects differ", "no difference detected"
-DECISIVE = (SUPPORTED, CONTRADICTED)
-
-
-def holm(p_values, level: float = LEVEL) -> np.ndarray:
-    """Holm's step-down adjustment of ``p_values`` (NaN stays NaN; Holm 1979): reject where the adjusted p is below
-    ``1 - level``; the family-wise error over the claims compared stays at most ``1 - level``."""
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    idx = [i for i in np.argsort(p, kind="stable") if np.isfinite(p[i])]
-    m, running = len(idx), 0.0
-    for rank, i in enumerate(idx):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
+    ea, statistic = comparison_effects(a)
+    eb, _ = comparison_effects(b)
+    both = ea.index.intersection(eb.index)
+    out = {"cell": "mean of its decided cells, layer mean", "statistic": statistic, "estimate": np.nan,
+           "low": np.nan, "high": np.nan, "n": len(both), "p": np.nan, "test": ""}
+    if len(both) < 2:
+        return out
+    diff = (ea[both] - eb[both]).to_numpy()
+    claim = a.claim.split()[0]
+    inflation = shared_run_inflation(len(diff)) if claim == "C2" else 1.0
+    quantum = 1.0 if claim == "C3" else 0.0
+    m, lo, hi, n = t_interval(diff, level=level, quantum=quantum, inflation=inflation)
+    half = (hi - lo) / 2
+    se = half / stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 and np.isfinite(half) else np.nan
+    p = float(2 * stats.t.sf(abs(m) / se, n - 1)) if se and np.isfinite(se) and se > 0 else np.nan
+    return {**out, "estimate": m, "low": lo, "high": hi, "n": n, "p": p, "test": "paired by replicate"}
 
 
 def compare_models(verdicts_by_model: dict, level: float = LEVEL) -> pd.DataFrame:
     """One row per claim for models ``{name: [Verdict, ...]}`` (the first is the reference): each model's verdict
-    and estimate, and the reference minus each other model in the reference's headline cell (:func:`difference`:
-    paired by replicate, its 95% interval); "the effects differ" only when the Holm-adjusted p over the claims
-    compared is below 0.05 (:func:`holm`: seven claims are seven tests), "no difference detected" otherwise (with the
-    interval's width, not a proof of equality), "n/a" without an interval.  "same decisive verdict": both models
-    supported, or both contradicted (two inconclusive verdicts are not an agreement)."""
+    and estimate, and the reference minus each other model by :data:`COMPARISON_RULE` (:func:`objectives_difference`:
+    the mean of the claim's decided cells, on a statistic comparable across the models, paired by replicate, its
+    95% interval); "the effects differ" only when the Holm-adjusted p over the claims compared is below 0.05
+    (:func:`holm`: seven claims are seven tests), "no difference detected" otherwise (with the interval's width,
+    not a proof of equality), "n/a" without an interval.  "same decisive verdict": both models supported, or both
+    contradicted (two inconclusive verdicts are not an agreement)."""
     names = list(verdicts_by_model)
     if len(names) < 2:
         raise ValueError(f"compare_models needs two models or more; got {names}")
@@ -572,8 +185,8 @@ def compare_models(verdicts_by_model: dict, level: float = LEVEL) -> pd.DataFram
             row[f"estimate: {m}"] = v.interval() if v is not None and v.verdict != NOT_MEASURED else ""
         for m in names[1:]:
             a, b = by[ref][claim], by[m].get(claim)
-            d = difference(a, b, level) if b is not None and NOT_MEASURED not in (a.verdict, b.verdict) else None
-            row["cell compared"] = d["cell"] if d else ""
+            d = objectives_difference(a, b, level) if b is not None and NOT_MEASURED not in (a.verdict, b.verdict) else None
+            row["statistic compared"] = d["statistic"] if d else ""
             row[f"{ref} - {m} [95% interval]"] = format_interval(d["estimate"], d["low"], d["high"]) if d else ""
             row["test"] = d["test"] if d else ""
             ps[m].append(d["p"] if d else np.nan)
@@ -586,35 +199,6 @@ def compare_models(verdicts_by_model: dict, level: float = LEVEL) -> pd.DataFram
         table[f"Holm-adjusted p ({ref} vs {m})"] = [f"{x:.3g}" if np.isfinite(x) else "" for x in adjusted]
         table[f"{ref} vs {m}"] = ["n/a" if not np.isfinite(x) else DIFFER if x < 1 - level else SAME for x in adjusted]
     return table
-
-
-def not_measured(claim: str, statement: str, section: str = "") -> Verdict:
-    return Verdict(claim, statement, "", "", np.nan, np.nan, np.nan, 0, "", NOT_MEASURED, section=section)
-
-
-def _summarise(claim, statement, criterion, statistic, table, verdict, control, direction=+1, section="",
-               label=lambda r: "", detail=None, decisive=None, replicates="fine-tuning seeds") -> Verdict:
-    """A verdict whose headline is a cell: when the claim is contradicted, the cell of ``decisive`` (default:
-    ``table``) that contradicts it most clearly; otherwise the weakest cell of ``table``.  ``detail`` (default:
-    ``table``) is kept."""
-    detail = table if detail is None else detail
-    decisive = table if decisive is None else decisive
-    against = decisive[decisive.verdict == CONTRADICTED] if len(decisive) else decisive
-    if verdict == CONTRADICTED and len(against):
-        w = against.loc[against.high.idxmin() if direction > 0 else against.low.idxmax()]
-        prefix = "contradicted by"
-    elif len(table):
-        w, prefix = weakest(table, direction), "weakest"
-    else:
-        return Verdict(claim, statement, criterion, statistic if isinstance(statistic, str) else "", np.nan, np.nan,
-                       np.nan, 0, control, INCONCLUSIVE, detail=detail, section=section, replicates=replicates)
-    test = f" ({w.test})" if "test" in w.index and isinstance(w.test, str) else ""
-    statistic = statistic(w) if callable(statistic) else statistic
-    if "state" in w.index and w.state == "pre-trained":   # a cell of the pre-trained model varies by sample only
-        replicates = "sentence samples of the pre-trained model (those of the fine-tuning seeds)"
-    return Verdict(claim, statement, criterion, statistic, float(w.estimate), float(w.low), float(w.high), int(w.n),
-                   control, verdict, where=f"{prefix}: {label(w)}{test}", detail=detail, section=section,
-                   replicates=replicates, cell=cell_key(w), effects=tuple(w.get("effects", ())))
 
 
 # ----------------------------------------------------------------------------- claims
@@ -693,12 +277,22 @@ _CRITERIA = {
 }
 
 
+SHUFFLED_CLAUSE = ("; where the label-shuffled control runs, the same test on the real effect minus the shuffled runs' "
+                   "(paired by seed, on the control's tasks) must agree, otherwise inconclusive: an effect any "
+                   "fine-tuning of this length shows is not one of learning the task")
+"""What the label-shuffled control adds to the criterion of each claim about fine-tuning (decided in
+:func:`helpers.ledger.beyond_label_shuffled`)."""
+FINE_TUNING_CLAIMS = ("C1", "C2", "C3", "C4", "C6")
+"""The claims about what fine-tuning does, which a control fine-tuning can decide (C5 and C7 have the Gaussian cloud)."""
+
+
 def criterion(claim: str, metric: str = "log10 I(W)", margin: float = FLAT_MARGIN, k: int = C4_K) -> str:
     """The test of a claim in words, as declared in this module (chapters show it above the numbers)."""
     checks_claim = _CRITERIA.get(claim)
     if checks_claim is None:
         raise ValueError(f"claim={claim!r} is not valid; choose one of: {', '.join(_CRITERIA)}")
-    return checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100), k=k)
+    text = checks_claim.format(metric=metric, margin=margin, level=int(LEVEL * 100), k=k)
+    return text + (SHUFFLED_CLAUSE if claim in FINE_TUNING_CLAIMS else "")
 
 
 def c1_isotropy(df: pd.DataFrame, metric: str = "log10 I(W)", section: str = "") -> Verdict:
@@ -731,25 +325,32 @@ C2_DRIFT = (C2_DRIFT_NAME + ": the share of each token's 10 nearest neighbours k
 """The generic drift reported beside C2 (:func:`c2_drift`)."""
 
 
-def c2_named_structures(df: pd.DataFrame, section: str = "") -> Verdict:
+def c2_named_structures(df: pd.DataFrame, section: str = "", control: pd.DataFrame | None = None) -> Verdict:
     """C2 from rows (task, replicate, state in {pre-trained, fine-tuned, other seed}, structure, measure, value) of
     :func:`helpers.structure.c2_table` in one layer.  Per task, structure and test (:data:`C2_TESTS`) and
     replicate s: |fine-tuned s - pre-trained| - |fine-tuned s - fine-tuned s'| on replicate s's tokens
     (:data:`C2_FLOOR`: paired, so the interval carries the floor's noise, and widened for the runs that
     neighbouring replicates share, :func:`helpers.intervals.shared_run_inflation`).  Every cell must lie above 0;
     one cell below 0 at the Bonferroni level contradicts.  The detail keeps each cell's mean change, floor and
-    signed change."""
+    signed change.  With ``control`` (the same table of control fine-tunings, the label-shuffled runs, on the same
+    tokens) the effect is replicate s's excess minus the control's, in the cells both have."""
     from .structure import OTHER_SEED
 
-    d = df[df.measure.isin(list(C2_TESTS))]
-    w = d.pivot_table(index=["task", "structure", "measure", "replicate"], columns="state", values="value")
-    missing = {"pre-trained", "fine-tuned", OTHER_SEED} - set(w.columns)
-    if missing:
-        raise ValueError(f"C2 needs the states pre-trained, fine-tuned and {OTHER_SEED!r}; missing {sorted(missing)}")
+    def parts_of(table):
+        d = table[table.measure.isin(list(C2_TESTS))]
+        w = d.pivot_table(index=["task", "structure", "measure", "replicate"], columns="state", values="value")
+        missing = {"pre-trained", "fine-tuned", OTHER_SEED} - set(w.columns)
+        if missing:
+            raise ValueError(f"C2 needs the states pre-trained, fine-tuned and {OTHER_SEED!r}; missing {sorted(missing)}")
+        change = w["fine-tuned"] - w["pre-trained"]
+        floor_s = (w["fine-tuned"] - w[OTHER_SEED]).abs()
+        return change, floor_s, (change.abs() - floor_s).rename("effect")
+
     keys = ["task", "structure", "measure"]
-    change = w["fine-tuned"] - w["pre-trained"]
-    floor_s = (w["fine-tuned"] - w[OTHER_SEED]).abs()
-    excess = (change.abs() - floor_s).rename("effect")
+    change, floor_s, excess = parts_of(df)
+    if control is not None:     # the real runs' excess minus the control runs' (same seed, same tokens)
+        excess = (excess - parts_of(control)[2]).dropna().rename("effect")
+        change, floor_s = (x.reindex(excess.index) for x in (change, floor_s))
     size, floor, signed = (x.groupby(keys).mean() for x in (change.abs(), floor_s, change))
     parts = []
     for key, g in excess.reset_index().groupby(keys, sort=False):
@@ -893,13 +494,16 @@ cannot see a constant shift): reported in C6's detail, not counted."""
 
 
 def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, section: str = "",
-                   headroom: bool = False) -> Verdict:
+                   headroom: bool = False, reference_gains: bool = True) -> Verdict:
     """C6 from rows (task, state, method, replicate, value = task score of a classifier re-fitted per
     condition).  Fine-tuned cells (methods not in :data:`SHIFT_INVARIANT`): method - none must stay below
     +``margin`` (no improvement); the contrast, (pre-trained effect) - (fine-tuned effect) averaged over those
     methods and tasks within a replicate (one test, no multiplicity), must be above 0.  With ``headroom`` each
     state's effects in the contrast are divided by its room to gain, 1 - score without processing (a score in
-    [0, 1]; the fine-tuned model sits nearer its ceiling), and that contrast cell is the headline."""
+    [0, 1]; the fine-tuned model sits nearer its ceiling), and that contrast cell is the headline.  With
+    ``reference_gains=False`` the reference state's gains are reported, not required (the reference is a control
+    fine-tuning, :func:`against_control`: whether the methods help the pre-trained model is the real verdict's
+    cell, and the control shares that model)."""
     counted = [m for m in methods if m not in SHIFT_INVARIANT]
     if not counted:
         raise ValueError(f"C6 needs a method that can change a linear classifier; {list(methods)} are all shift-only")
@@ -916,7 +520,8 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     contrast_eff = (e["pre-trained"] - e["fine-tuned"]).groupby("replicate").mean().rename("effect").reset_index()
     contrast = cells(contrast_eff.assign(task="all", method="mean of methods"), ["task", "method"], direction=+1)
     gain = "share of the room to gain" if headroom else "gain"
-    parts = [ft.assign(test="fine-tuned: method - none < margin"), pt.assign(test="pre-trained: method - none > 0"),
+    pt_test = "pre-trained: method - none > 0" if reference_gains else "reference: method - none (reported)"
+    parts = [ft.assign(test="fine-tuned: method - none < margin"), pt.assign(test=pt_test),
              contrast.assign(test=f"pre-trained {gain} - fine-tuned {gain} > 0")]
     if len(shift):
         parts.append(cells(shift, ["task", "state", "method"], direction=-1, margin=margin)
@@ -924,7 +529,7 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     table = pd.concat(parts, ignore_index=True)
     ft_v = all_of(ft.verdict)
     helps_pt_more = len(contrast) > 0 and (contrast.verdict == SUPPORTED).all()   # no contrast cell: not shown
-    helps_pt = len(pt) > 0 and all_of(pt.verdict) == SUPPORTED      # "stopped helping" needs them to help before
+    helps_pt = not reference_gains or (len(pt) > 0 and all_of(pt.verdict) == SUPPORTED)  # they helped before
     verdict = (CONTRADICTED if ft_v == CONTRADICTED else
                SUPPORTED if ft_v == SUPPORTED and helps_pt_more and helps_pt else INCONCLUSIVE)
     crit = criterion("C6", margin=margin)

@@ -249,29 +249,127 @@ def c2_verdict(configs: dict, n_sentences: int, extract_max_length: int, k: int,
     return C.with_reported(C.by_layer(C.c2_named_structures, named, section=section), drift, C.C2_DRIFT_NAME)
 
 
-def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
-             max_fit_tokens: int | None = 20_000, extract_max_length: int = 128, tables: dict | None = None) -> list:
-    """C1-C7 for fine-tuning configurations ``{(task, seed): FinetuneConfig}`` (the tables of chapter 05 are
-    read from the cache, or passed as ``tables``)."""
+def claim_tables(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None,
+                 n_clusters: int = 27, max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
+                 tables: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Every cached table the claims read, for ``{(task, seed): FinetuneConfig}``: chapter 05's
+    (:func:`helpers.enhancement.measure`, or ``tables`` when a chapter holds them already), with ``c2`` and ``change``
+    (chapter 03: :func:`helpers.structure.c2_table`, :func:`helpers.structure.change_table`) and ``knowledge``
+    (chapter 04: :func:`helpers.directions.knowledge_table`)."""
     methods = EN.check_methods(list(TR.METHODS if methods is None else methods))
     if tables is None:
         tables = EN.measure(configs, n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens,
                             extract_max_length)
+    return {**tables,
+            "c2": tables["c2"] if "c2" in tables else S.c2_table(configs, n_sentences, extract_max_length, n_clusters),
+            "change": tables["change"] if "change" in tables else S.change_table(configs, n_sentences, extract_max_length),
+            "knowledge": tables["knowledge"] if "knowledge" in tables else
+            D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length)}
+
+
+def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
+             max_fit_tokens: int | None = 20_000, extract_max_length: int = 128, tables: dict | None = None) -> list:
+    """C1-C7 for fine-tuning configurations ``{(task, seed): FinetuneConfig}``, each by its own test and
+    co-criterion, C5 and C7 decided beyond their Gaussian cloud (the tables of :func:`claim_tables`, read from the
+    cache, or passed as ``tables``).  The label-shuffled control decides the claims about fine-tuning in
+    :func:`verdicts_with_controls`."""
+    methods = EN.check_methods(list(TR.METHODS if methods is None else methods))
+    tables = claim_tables(configs, n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens,
+                          extract_max_length, tables)
     iso, scores, dirs = tables["iso"], tables["scores"], tables["directions"]
     layers = transformer_layers(iso)
     last = layers[-1]
     paper = [m for m in TR.PAPER_METHODS if m in methods]
     out = [
         c1_verdict(tables, "02 / 05"),
-        c2_verdict(configs, n_sentences, extract_max_length, n_clusters, layers, "03 / claim C2"),
+        c2_verdict(configs, n_sentences, extract_max_length, n_clusters, layers, "03 / claim C2",
+                   c2_rows=tables["c2"], change_rows=tables["change"]),
         C.by_layer(C.c3_directions, dirs, layers=layers, section="04 / counts"),
-        c4_verdict(D.knowledge_table(configs, n_sentences, n_train_sentences, extract_max_length), last,
-                   "04 / knowledge"),
+        c4_verdict(tables["knowledge"], last, "04 / knowledge"),
         c5_verdict(tables, methods, "05 / isotropy"),
         c6_verdict(scores, paper, last, "05 / task score"),
         c7_verdict(tables, methods, "05 / local vs global"),
     ]
     return out
+
+
+SHUFFLED_NAME = "label-shuffled fine-tuning"
+SHUFFLED_WHAT = ("the same runs (settings, seeds, sentences) trained on labels permuted across the texts, measured "
+                 "and decided by the same functions")
+SHUFFLED_CONTRAST = "real - label-shuffled runs"
+SHUFFLED_READING = ("the claim is decided on the real runs' effect minus the label-shuffled runs' (same seed, same "
+                    "sentences, the control's tasks): what learning the task does beyond what fine-tuning as such does")
+def _on_tasks(d: pd.DataFrame, tasks) -> pd.DataFrame:
+    return d[d.task.isin(tasks)]
+
+
+def _unprocessed(iso: pd.DataFrame) -> pd.DataFrame:
+    return _metric(iso[iso.method == "none"].drop(columns="method"), "log10 I(W)")
+
+
+BEYOND_SHUFFLED = {
+    "C1": lambda r, c, tasks, layers, methods: C.by_layer(
+        C.c1_isotropy, C.against_control(_on_tasks(_unprocessed(r["iso"]), tasks), _unprocessed(c["iso"])),
+        layers=layers),
+    "C2": lambda r, c, tasks, layers, methods: C.by_layer(
+        C.c2_named_structures, _on_tasks(r["c2"], tasks).drop(columns="other_seed").assign(layer=layers[-1]),
+        control=c["c2"].drop(columns="other_seed")),
+    "C3": lambda r, c, tasks, layers, methods: C.by_layer(
+        C.c3_directions, C.against_control(_on_tasks(r["directions"], tasks), c["directions"]), layers=layers),
+    "C4": lambda r, c, tasks, layers, methods: C.by_layer(
+        C.c4_knowledge, C.against_control(_on_tasks(r["knowledge"], tasks), c["knowledge"]).assign(layer=layers[-1])),
+    "C6": lambda r, c, tasks, layers, methods: C.by_layer(
+        C.c6_task_effect, C.against_control(_on_tasks(r["scores"], tasks), c["scores"]).assign(layer=layers[-1]),
+        [m for m in TR.PAPER_METHODS if m in methods], reference_gains=False),
+}
+"""Each claim about fine-tuning decided beyond the label-shuffled control (:func:`beyond_label_shuffled`): its own
+test, same criterion and cells, on the real runs' effect minus the control runs' in the control's tasks, paired by
+seed (:func:`helpers.claims.against_control`; C2: the excess over its floor minus the control's; C6: the pre-trained
+gains, which the control shares, are the real verdict's cells and are reported here).  Arguments: the real and the
+control's tables (:func:`claim_tables`), the control's tasks, the transformer layers, the methods."""
+SHUFFLED_DECIDES = tuple(BEYOND_SHUFFLED)
+
+
+def beyond_label_shuffled(real: list, real_tables: dict, control: list, control_tables: dict, methods) -> list:
+    """The verdicts ``real`` with the label-shuffled control deciding the claims of :data:`BEYOND_SHUFFLED`
+    (:func:`helpers.claims.with_control`, :data:`helpers.claims.CONTROL_RULE`): a claim keeps its verdict only where
+    the same test on the real effect minus the control's agrees; the control's own verdict (``control``) is reported
+    beside.  Tables: :func:`claim_tables` of the real and the control runs (each claim reads only its own)."""
+    tasks = sorted(set(control_tables["iso"].task))
+    layers = transformer_layers(real_tables["iso"])
+    by = {v.claim: v for v in control}
+    out = []
+    for v in real:
+        if v.claim in BEYOND_SHUFFLED and v.verdict != C.NOT_MEASURED and v.claim in by:
+            beyond = BEYOND_SHUFFLED[v.claim](real_tables, control_tables, tasks, layers, methods)
+            v = C.with_control(v, by[v.claim], SHUFFLED_NAME, SHUFFLED_WHAT, SHUFFLED_READING, beyond=beyond,
+                               contrast=SHUFFLED_CONTRAST)
+        out.append(v)
+    return out
+
+
+def verdicts_with_controls(configs: dict, controls, n_sentences: int = 400, n_train_sentences: int = 400,
+                           methods=None, n_clusters: int = 27, max_fit_tokens: int | None = 20_000,
+                           extract_max_length: int = 128, control_tasks=None,
+                           tables: dict | None = None) -> tuple[list, dict[str, list]]:
+    """The ledger's verdicts: C1-C7 of ``configs`` (:func:`verdicts`) and ``{control: C1-C7}`` of every control
+    fine-tuning of ``controls`` on ``control_tasks`` (:func:`control_verdicts`), with the label-shuffled control,
+    when run, deciding the claims about fine-tuning (:func:`beyond_label_shuffled`).  One call for every chapter
+    and the reference ledger, so they decide alike."""
+    methods = EN.check_methods(list(TR.METHODS if methods is None else methods))
+    args = (n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length)
+    names = check_controls(controls)
+    control_task_names(control_tasks, [t for t, _ in configs])      # checked even when no control is asked for
+    real_tables = claim_tables(configs, *args, tables=tables)
+    real = verdicts(configs, *args, tables=real_tables)
+    runs = {}
+    for name in names:
+        cfgs = control_runs(configs, name, control_tasks)
+        ctrl_tables = claim_tables(cfgs, *args)
+        runs[name] = verdicts(cfgs, *args, tables=ctrl_tables)
+        if name == LABEL_SHUFFLED:
+            real = beyond_label_shuffled(real, real_tables, runs[name], ctrl_tables, methods)
+    return real, runs
 
 
 LABEL_SHUFFLED, MEAN_POOLING = "label-shuffled", "mean-pooling head"
@@ -391,34 +489,15 @@ def controls_sentence(real, controls: dict, on: str = "") -> str:
     return "\n".join(lines)
 
 
-def verdicts_by_model(models, tasks, seeds, finetune: dict | None = None, n_sentences: int = 400,
-                      n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
-                      max_fit_tokens: int | None = 20_000, extract_max_length: int = 128) -> dict[str, list]:
-    """``{model: C1-C7}`` for every model of ``models``, each fine-tuned on the same tasks and seeds (its own
-    fine-tuning budget under the chapter's ``finetune`` dict: :func:`helpers.finetune.configs_for`) and measured on
-    the same sentences, by the same claim functions; the first model is the reference of
-    :func:`helpers.claims.compare_models`."""
-    names = list(dict.fromkeys(as_list(models)))
-    return {m: verdicts(F.configs_for(m, tasks, seeds, finetune or {}), n_sentences, n_train_sentences, methods,
-                        n_clusters, max_fit_tokens, extract_max_length) for m in names}
-
-
-def control_verdicts_by_model(models, tasks, seeds, finetune: dict | None, controls, n_sentences: int = 400,
-                              n_train_sentences: int = 400, methods=None, n_clusters: int = 27,
-                              max_fit_tokens: int | None = 20_000, extract_max_length: int = 128,
-                              control_tasks=None) -> dict[str, dict[str, list]]:
-    """``{model: {control: C1-C7}}``: :func:`control_verdicts` of every model of ``models`` on its own runs
-    (:func:`verdicts_by_model`'s configurations), so that each objective gets the same controls."""
-    return {m: control_verdicts(F.configs_for(m, tasks, seeds, finetune or {}), controls, n_sentences,
-                                n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length, control_tasks)
-            for m in dict.fromkeys(as_list(models))}
-
-
 def with_control_columns(comparison: pd.DataFrame, by_model: dict, controls_by_model: dict, on: str = "") -> pd.DataFrame:
     """:func:`helpers.claims.compare_models`'s table with a column per control and model (:func:`control_column`:
     the control's verdict and estimate beside that model's real one), so a reader sees for each objective what
     fine-tuning without the task does."""
     out = comparison.copy()
+    for m, vs in by_model.items():
+        labels = {v.claim: attribution_label(v) for v in vs}
+        if any(labels.values()):
+            out[f"what the effect is: {m}"] = [labels.get(c, "") for c in out.claim]
     for m, controls in controls_by_model.items():
         for name, control in controls.items():
             cells = dict(zip((v.claim for v in by_model[m]), control_column(by_model[m], control)))
@@ -436,9 +515,10 @@ def compare_objectives(model: str, verdicts: list, control_runs: dict, more_mode
     column per control and model (:func:`with_control_columns`)."""
     others = [m for m in dict.fromkeys(as_list(more_models)) if m != model]
     args = (n_sentences, n_train_sentences, methods, n_clusters, max_fit_tokens, extract_max_length)
-    by_model = {model: verdicts, **verdicts_by_model(others, tasks, seeds, finetune, *args)}
-    controls = {model: control_runs, **control_verdicts_by_model(others, tasks, seeds, finetune, list(control_runs),
-                                                                 *args, control_tasks=control_tasks)}
+    by_model, controls = {model: verdicts}, {model: control_runs}
+    for m in others:
+        by_model[m], controls[m] = verdicts_with_controls(F.configs_for(m, tasks, seeds, finetune or {}),
+                                                          list(control_runs), *args, control_tasks=control_tasks)
     return with_control_columns(C.compare_models(by_model), by_model, controls, on)
 
 
@@ -457,9 +537,8 @@ def objectives_sentence(table: pd.DataFrame, ref: str, other: str) -> str:
     return (f"Of {len(table)} claims, {len(same)} get the same decisive verdict (both supported or both contradicted) "
             f"on {ref} and {other}" + (f" ({', '.join(same)})" if same else "") + "; "
             + (f"the effects differ for {', '.join(differ)}" if differ else "no claim's effect is shown to differ")
-            + " (the difference in the first model's headline cell, paired by replicate, Holm-adjusted over the claims; "
-              "an interval that covers 0 is not a proof of equality: its width says how large a difference could hide "
-              "in it, and two widths and budgets make raw effects comparable only in their sign).")
+            + f" (compared on {C.COMPARISON_RULE}; an interval that covers 0 is not a proof of equality: its width "
+              "says how large a difference could hide in it).")
 
 
 def findings_summary(verdicts, card: dict, tasks) -> str:
@@ -492,21 +571,56 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
                          f"would be {co['primary verdict']} ({v.interval()}), on {co['statistic']} it is "
                          f"{co['verdict']} ({C.format_interval(co['estimate'], co['low'], co['high'])}{v.co_n_note()}).")
     for v in verdicts:
-        c = v.control_run
-        if c and c.get("decides"):
-            beyond = C.format_interval(c["beyond estimate"], c["beyond low"], c["beyond high"])
-            reading = {C.SUPPORTED: "exceeds the cloud's in every cell", C.CONTRADICTED: "falls short of the cloud's",
-                       C.INCONCLUSIVE: "is not shown to exceed the cloud's (no difference is shown either)"}
-            lines.append(f"- **{v.claim} is {v.verdict}, decided beyond its control**: on the {c['name']} (same mean "
-                         f"and covariance, no other structure) the same test gives {c['verdict']}, "
-                         f"{C.format_interval(c['estimate'], c['low'], c['high'])}; the tokens' effect "
-                         f"{reading[c['beyond verdict']]} (tokens - cloud, paired: {beyond})"
-                         + (f"; before the control the verdict was {c['raw verdict']}." if c["raw verdict"] != v.verdict
-                            else "."))
+        if v.control_run.get("decides"):
+            lines.append(f"- {attribution(v)}")
     if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
         lines.append("- C4 and C6 are not independent: both rest on the fine-tuned last layer's top direction, which "
                      "removing takes from a label probe (C4) and which isotropy enhancement rescales (C6).")
     return "\n".join(lines)
+
+
+ATTRIBUTION = {
+    CLOUD: ("a property of the tokens", "a property of any Gaussian cloud with the tokens' mean and covariance"),
+    SHUFFLED_NAME: ("an effect of learning the task", "an effect of fine-tuning as such (the label-shuffled runs show it)"),
+}
+"""What an effect beyond each deciding control is, and what it is when the control shows it too."""
+
+
+def attribution_label(v: C.Verdict) -> str:
+    """A few words on what the verdict's effect is, from its raw verdict and its verdict beyond the deciding control
+    (:data:`ATTRIBUTION`): "" without a deciding control."""
+    c = v.control_run
+    if not c.get("decides"):
+        return ""
+    own, shared = ATTRIBUTION.get(c["name"], (f"beyond the {c['name']}", f"shown by the {c['name']} too"))
+    raw, beyond = c["raw verdict"], c["beyond verdict"]
+    if raw not in C.DECISIVE:
+        return "no effect to attribute (inconclusive before its control)"
+    if beyond == raw:
+        return own
+    if beyond == C.INCONCLUSIVE:
+        return f"not shown to be {own} (the control's effect is not shown to be smaller)"
+    return f"{shared}, and more so"
+
+
+def attribution(v: C.Verdict) -> str:
+    """One sentence per claim with a deciding control: the verdict, the raw verdict, the control's own verdict and
+    the effect beyond it (paired interval), and what the effect is (:func:`attribution_label`); a verdict whose
+    control matches or exceeds it says so here, and a non-significant difference is never read as equality."""
+    c = v.control_run
+    beyond = C.format_interval(c["beyond estimate"], c["beyond low"], c["beyond high"])
+    control = f"{c['verdict']}, {C.format_interval(c['estimate'], c['low'], c['high'])}"
+    head = (f"**{v.claim} {v.verdict}** (before its control: {c['raw verdict']}). On the {c['name']} the same test "
+            f"gives {control}; beyond it ({c['contrast']}, paired by seed): {c['beyond verdict']}, {beyond}. ")
+    label = attribution_label(v)
+    if c["raw verdict"] not in C.DECISIVE:
+        return head + "With no effect before the control there is nothing to attribute."
+    if c["beyond verdict"] == c["raw verdict"]:
+        return head + f"The effect is {label}."
+    if c["beyond verdict"] == C.INCONCLUSIVE:
+        return (head + f"The effect is {label}: the interval beyond the control covers 0, which does not show the two "
+                "equal either (its width says how large a difference could hide in it).")
+    return head + f"The effect is {label}: the control shows more of it than the real data."
 
 
 def starting_points(glance: pd.DataFrame) -> str:
@@ -569,6 +683,36 @@ def layer_grid(verdicts) -> pd.DataFrame:
     return grid[[*cols, "tally", GRID_VERDICT]].fillna("")
 
 
+FINDINGS_SHOWN = ["claim", "statement", "verdict here", "before its control", "beyond its control (decides)",
+                  "what the effect is", "estimate [95% interval]", "last layer alone"]
+"""The findings table's columns shown on the page (the full table is a click away)."""
+LEDGER_SHOWN = ["claim", "verdict", "raw verdict", "beyond its control", "what the effect is",
+                "estimate [95% interval]", "last layer alone", "MDE (80% power)"]
+"""The ledger's columns shown on chapter 06's page (the full table is a click away)."""
+
+
+def objectives_shown(table: pd.DataFrame, ref: str, other: str) -> list[str]:
+    """The columns of :func:`compare_objectives`'s table shown on a page (at most 8; the full table a click away)."""
+    wanted = ["claim", f"verdict: {ref}", f"verdict: {other}", f"what the effect is: {ref}",
+              f"what the effect is: {other}", f"{ref} - {other} [95% interval]", f"{ref} vs {other}",
+              "same decisive verdict"]
+    return [c for c in wanted if c in table]
+
+
+def styled(table: pd.DataFrame, bold=(), nowrap=()):
+    """A table as the chapters show it: no index, text left and top, ``bold`` and ``nowrap`` columns kept on one
+    line."""
+    bold, nowrap = [c for c in bold if c in table], [c for c in nowrap if c in table]
+    style = (table.style.hide(axis="index")
+             .set_properties(**{"text-align": "left", "vertical-align": "top", "font-size": "0.85em",
+                                "white-space": "normal"}))
+    if bold:
+        style = style.set_properties(subset=bold, **{"font-weight": "bold", "white-space": "nowrap"})
+    if nowrap:
+        style = style.set_properties(subset=nowrap, **{"white-space": "nowrap"})
+    return style
+
+
 def findings(verdicts, controls: dict | None = None, on: str = "") -> pd.DataFrame:
     """One row per claim for a reader: the claim, the book's verdict (on the mean over layers), the last layer's
     (the paper's convention), the statistic it rests on (what is measured, in which unit, where), its estimate
@@ -580,6 +724,7 @@ def findings(verdicts, controls: dict | None = None, on: str = "") -> pd.DataFra
         "claim": v.claim, "statement": v.statement, "verdict here": v.verdict,
         "before its control": v.raw_verdict() if m and v.control_run.get("decides") else "",
         "beyond its control (decides)": (v.beyond_text() or "no deciding control") if m else "",
+        "what the effect is": attribution_label(v) if m else "",
         "last layer alone": v.last_layer_column() if m else "",
         "statistic (where)": f"{v.statistic} ({v.where})" if m and v.where else (v.statistic if m else ""),
         "estimate [95% interval]": v.interval() if m else "",

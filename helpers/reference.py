@@ -94,8 +94,7 @@ def record(root: Path = paths.ROOT) -> pd.DataFrame:
     rows = []
     for m in dict.fromkeys([model, *checks.as_list(v["more_models"])]):
         configs = F.configs_for(m, tasks, seeds, finetune)
-        verdicts = LG.verdicts(configs, *args)
-        control_runs = LG.control_verdicts(configs, controls, *args, on)
+        verdicts, control_runs = LG.verdicts_with_controls(configs, controls, *args, on)
         columns = {name: dict(zip((x.claim for x in verdicts), LG.control_column(verdicts, c)))
                    for name, c in control_runs.items()}
         for x in verdicts:
@@ -103,7 +102,7 @@ def record(root: Path = paths.ROOT) -> pd.DataFrame:
                          "raw verdict": x.raw_verdict(), "beyond its control": x.beyond_text(),
                          "statistic": x.statistic, "estimate [95% interval]": x.interval(), "estimate": x.estimate,
                          "low": x.low, "high": x.high, "n": x.n, "last layer alone": x.last_layer_column(),
-                         "cloud control": x.control_text(),
+                         "deciding control": x.control_text(),
                          **{f"{name} control": columns[name][x.claim] for name in columns}})
         runs = {"true": configs, **{name: LG.control_runs(configs, name, on) for name in controls}}
         for labels, cfgs in runs.items():

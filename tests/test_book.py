@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from html.parser import HTMLParser
 
 import pytest
 
@@ -214,3 +215,85 @@ def test_status_page_says_whether_the_build_reproduces_its_reference(built):
     assert re.search(r"This build (reproduces the reference ledger|DIFFERS from the reference ledger|has no reference ledger|was built "
                      r"on other parameters)",
                      output_text(dom)), "the status page does not say whether the build reproduces its reference"
+
+
+class _Tables(HTMLParser):
+    """The tables of a built page: each as (hidden, header, rows), ``hidden`` when inside a cell whose output is a
+    click away (tag ``hide-output``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.divs, self.tables, self.cell, self.row, self.current = [], [], None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div":
+            self.divs.append("tag_hide-output" in (a.get("class") or ""))
+        elif tag == "table":
+            self.current = {"hidden": any(self.divs), "rows": []}
+        elif tag == "tr" and self.current is not None:
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self.divs:
+            self.divs.pop()
+        elif tag in ("td", "th") and self.cell is not None:
+            self.row.append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tr" and self.row is not None and self.current is not None:
+            self.current["rows"].append(self.row)
+            self.row = None
+        elif tag == "table" and self.current is not None:
+            rows = self.current["rows"]
+            self.tables.append((self.current["hidden"], rows[0] if rows else [], rows[1:]))
+            self.current = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def page_tables(stem: str) -> list[tuple[bool, list[str], list[list[str]]]]:
+    parser = _Tables()
+    parser.feed((HTML / "notebooks" / f"{stem}.html").read_text(encoding="utf-8"))
+    return parser.tables
+
+
+def column(tables, name: str, key: str = "claim") -> dict[str, str]:
+    """{claim: value} of the first shown table with a column ``name`` (a table whose index is the claim has an
+    empty first header)."""
+    for hidden, header, rows in tables:
+        if hidden or name not in header:
+            continue
+        k = header.index(key) if key in header else 0
+        return {r[k]: r[header.index(name)] for r in rows if len(r) == len(header)}
+    raise AssertionError(f"no shown table has a column {name!r}; headers: {[h for _, h, _ in tables]}")
+
+
+def test_every_statement_of_a_verdict_agrees_across_the_pages(built):
+    """One account: each claim's verdict is the same word in the findings table, the findings page's summary, its
+    layer grid, the ledger of chapter 06, that chapter's grid and the objectives' comparison on both pages."""
+    assert built.returncode == 0
+    findings, ledger = page_tables("findings"), page_tables("06_claims_ledger")
+    verdicts = column(findings, "verdict here")
+    assert set(verdicts) >= {f"C{i}" for i in range(1, 8)}, verdicts
+    assert column(ledger, "verdict") == verdicts
+    for tables in (findings, ledger):
+        assert column(tables, "verdict (mean of layers)") == verdicts
+        lead = [h for h in next(h for hidden, h, _ in tables if not hidden and "same decisive verdict" in h)
+                if h.startswith("verdict: ")][0]
+        assert column(tables, lead) == verdicts
+    text = " ".join((HTML / "notebooks" / "findings.html").read_text(encoding="utf-8").split())
+    said = dict(re.findall(r"<strong>(C[1-7]) (supported|contradicted|inconclusive)</strong>", text))
+    assert said and all(verdicts[c] == w for c, w in said.items()), (said, verdicts)
+
+
+@pytest.mark.parametrize("stem", ["findings", "06_claims_ledger"])
+def test_a_shown_table_has_at_most_eight_columns(built, stem):
+    """A reader sees at most 8 columns in a table of these pages; the full tables are a click away."""
+    assert built.returncode == 0
+    wide = [(len(h), h[:3]) for hidden, h, _ in page_tables(stem) if not hidden and len(h) > 8]
+    assert not wide, f"{stem} shows tables of more than 8 columns: {wide}"
+    assert any(hidden for hidden, _, _ in page_tables(stem)), "the full table is not a click away"
