@@ -45,8 +45,9 @@ reference: setup
 ## (both objectives, the controls, 3 seeds, a few dozen steps and sentences) staged and built like the default book
 ## (its runs, every notebook executed, the strict -W build) into _build/books/smoke/: its own runs, tables and
 ## execution cache, nothing of the default book touched; (2) the browser checks of its pages (-m book); (3) every
-## notebook of the small book under nbval; (4) the unit tests; (3) and (4) on TEST_WORKERS processes of one thread
-## (pytest-xdist; a file's tests in one worker, a notebook's cells in one kernel).
+## notebook of the small book under nbval; (4) the unit tests; (3) and (4) in one pytest run on TEST_WORKERS
+## processes of one thread (pytest-xdist: a file's tests in one worker, a notebook's cells in one kernel; the two
+## sets share the workers, so neither waits for the other's slowest file).
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 2)
 PYTEST      := ISOBOOK_QUIET=1 TQDM_DISABLE=1 $(BIN)/python -m pytest
 ONE_THREAD  := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -54,8 +55,7 @@ SMOKE       := _build/books/smoke
 test: setup chromium
 	$(BIN)/python -m helpers.staging smoke $(BOOK_ARGS)
 	ISOBOOK_TEST_BOOK=smoke ISOBOOK_TEST_REUSE_BUILD=1 $(PYTEST) -m book tests
-	$(ONE_THREAD) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(SMOKE)/notebooks
-	$(ONE_THREAD) $(PYTEST) -m "not book" -n $(TEST_WORKERS) --dist loadfile tests
+	$(ONE_THREAD) $(PYTEST) -m "not book" -n $(TEST_WORKERS) --dist loadfile $(SMOKE)/notebooks tests
 
 ## make unit: the unit tests only (fast)
 unit: setup

@@ -623,6 +623,37 @@ def attribution(v: C.Verdict) -> str:
     return head + f"The effect is {label}: the control shows more of it than the real data."
 
 
+def reading_guide(verdicts) -> str:
+    """The units and names a reader of the findings page needs, once: I(W) and what a change of log10 I(W) is as a
+    factor (with C1's estimate of the run as the example), the test score, the structure measures, the methods'
+    abbreviations."""
+    by = {v.claim: v for v in verdicts}
+    c1 = by.get("C1")
+    example = ""
+    if c1 is not None and c1.verdict != C.NOT_MEASURED and np.isfinite(c1.estimate) and "log10 I(W)" in c1.statistic:
+        example = (f" C1's estimate here, {c1.estimate:+.3g}, is I(W) multiplied by {10 ** c1.estimate:.3g} "
+                   f"(10^{c1.estimate:+.3g}).")
+    return "\n".join([
+        "- **I(W)**: the partition isotropy of Mu & Viswanath (2018), min over unit directions of the partition "
+        "function divided by its max, in (0, 1], 1 for a perfectly isotropic space. The book reports "
+        "**log10 I(W)** (at most 0); a change of +d in log10 I(W) multiplies I(W) by 10^d (+0.3 doubles it, "
+        "-1 divides it by ten)." + example + " *Unit rows*: the same on tokens scaled to length 1, blind to their "
+        "norms.",
+        "- **Test score**: the fine-tuned classifier's accuracy on the task's test split, in [0, 1] (a regression "
+        "task: Spearman's correlation); a *change of score* is in accuracy points (0.01 = one point).",
+        "- **ARI**: the adjusted Rand index of k-means clusters with the token labels (0 for chance, 1 for the same "
+        "partition); **probe accuracy**: a linear probe's accuracy on word types it was not trained on, in [0, 1].",
+        "- **Counts of directions**: covariance eigenvalues above 10x the median eigenvalue, an integer between 0 and "
+        "the width.",
+        "- **Methods**: **ZM** zero-mean (the mean vector subtracted); **Clustering+ZM** k-means, then each cluster "
+        "made zero-mean; **ABTT** all-but-the-top (zero-mean, then the top principal directions removed); "
+        "**Cluster-based** each cluster's own top directions removed; **random partitions** groups of the clusters' "
+        "sizes drawn at random, each made zero-mean (the control of Clustering+ZM).",
+        "- **MLM**: masked language modelling, the paper's pre-training objective; **MiniLM**: a sentence encoder "
+        "pre-trained contrastively (all-MiniLM-L6-v2).",
+    ])
+
+
 def starting_points(glance: pd.DataFrame) -> str:
     """The pre-trained spaces of the models of :func:`helpers.layerwise.geometry_at_a_glance` in one sentence
     (last layer: average cosine, log10 I(W), the norm of the mean against the mean norm)."""

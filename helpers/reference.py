@@ -127,12 +127,70 @@ def paths_of(name: str = DEFAULT, where: Path | None = None) -> tuple[Path, Path
     return where / f"{name}.csv", where / f"{name}.json"
 
 
+VERDICT_COLOURS = {"supported": "#d9f2d9", "contradicted": "#f8d7d7", "inconclusive": "#eeeeee"}
+
+
+def figure_svg(table: pd.DataFrame, title: str = "") -> str:
+    """The reference ledger's claims as one figure (SVG text, reproducible: no date, a fixed id salt): a claim x
+    objective grid, each cell coloured by its verdict and printing the verdict before its control, the effect
+    beyond the control and the estimate with its 95% interval."""
+    import io
+    import textwrap
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    claims = table[table.kind == "claim"]
+    objectives = list(dict.fromkeys(claims.objective))
+    items = list(dict.fromkeys(claims["item"]))
+    fig, ax = plt.subplots(figsize=(3.2 + 3.4 * len(objectives), 0.75 * len(items) + 0.9))
+    for j, m in enumerate(objectives):
+        for i, c in enumerate(items):
+            r = claims[(claims.objective == m) & (claims["item"] == c)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=VERDICT_COLOURS.get(r.verdict, "white"),
+                                       edgecolor="white", lw=2))
+            beyond = f"beyond its control: {r['beyond its control']}" if r.get("beyond its control") else ""
+            raw = f" (before its control: {r['raw verdict']})" if r.get("raw verdict") else ""
+            text = "\n".join([f"{r.verdict}{raw}", r["estimate [95% interval]"], textwrap.shorten(beyond, 58)])
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
+    ax.set_xlim(0, len(objectives))
+    ax.set_ylim(len(items), 0)
+    ax.set_xticks([j + 0.5 for j in range(len(objectives))], objectives)
+    ax.xaxis.tick_top()
+    from . import claims as C
+    statements = {c: getattr(C, f"{c}_STATEMENT", "") for c in items}
+    ax.set_yticks([i + 0.5 for i in range(len(items))],
+                  [f"{c}: " + textwrap.fill(statements[c], 42) if statements[c] else c for c in items], fontsize=7)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=8, pad=18)
+    fig.tight_layout()
+    out = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "isotropy-book", "svg.fonttype": "none"}):
+        fig.savefig(out, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return out.getvalue()
+
+
 def write(table: pd.DataFrame, parameters: dict, name: str = DEFAULT, where: Path | None = None) -> Path:
-    """Write ``table`` as the reference ``name`` (atomically), with the parameters and the machine beside it."""
+    """Write ``table`` as the reference ``name`` (atomically), with the parameters and the machine beside it, and
+    its figure (:func:`figure_svg`, ``name.svg``: the README shows the default's)."""
     csv, meta = paths_of(name, where)
     cache.write_text_atomic(csv, table.to_csv(index=False))
     cache.write_json_atomic(meta, {"parameters": parameters, "platform": platform_key()})
+    cache.write_text_atomic(csv.with_suffix(".svg"), figure_svg(table, figure_title(name)))
     return csv
+
+
+def figure_title(name: str) -> str:
+    return (f"reference/{name}.csv: each claim's verdict on each objective (green supported, red contradicted, grey "
+            "inconclusive), estimate [95% interval]")
 
 
 def read(name: str = DEFAULT, where: Path | None = None) -> tuple[pd.DataFrame, dict] | None:

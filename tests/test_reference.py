@@ -135,3 +135,14 @@ def test_the_last_strict_build_is_read_back_only_if_made_by_these_helpers(tmp_pa
     assert last.returncode == 0 and "build succeeded" in last.stdout
     cache.write_json_atomic(book.records(root)["build"], {**record, "helpers": "older"})
     assert book.last_build(root) is None
+
+
+def test_the_reference_figure_is_drawn_from_its_table(committed):
+    """write() draws the ledger's figure beside it (the README shows the default's): one row per claim, one column
+    per objective, the same bytes for the same table; the committed default figure is that of the committed table."""
+    svg = (committed / "t.svg").read_text()
+    assert svg.startswith("<?xml") and "mlm" in svg and "minilm" in svg and "C1:" in svg and "-0.523" in svg
+    assert R.figure_svg(ledger(), R.figure_title("t")) == svg
+    assert R.figure_svg(ledger(c1_estimate=-0.4), R.figure_title("t")) != svg
+    table, _ = R.read(R.DEFAULT)
+    assert R.figure_svg(table, R.figure_title(R.DEFAULT)) == R.paths_of(R.DEFAULT)[0].with_suffix(".svg").read_text()
