@@ -666,6 +666,32 @@ def starting_points(glance: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def sample_overlap(configs: dict, n_sentences: int) -> str:
+    """How much the replicates' held-out samples share, per task (the mean over pairs of seeds of the share of one
+    sample's sentences the other has too; each seed draws ``n_sentences`` of the test split), and what it means for
+    the intervals, which treat the replicates as independent."""
+    from itertools import combinations
+
+    from . import tasks
+
+    parts = []
+    for t in dict.fromkeys(t for t, _ in configs):
+        seeds = sorted(s for u, s in configs if u == t)
+        cfg = configs[t, seeds[0]]
+        table = tasks.load(t, **cfg.data)
+        samples = {s: set(E.sample_sentences(table, "test", n_sentences, E.replicate_sample_seed(s)).sentence_id)
+                   for s in seeds}
+        pairs = [len(samples[a] & samples[b]) / n_sentences for a, b in combinations(seeds, 2)]
+        if pairs:
+            parts.append(f"{t} {np.mean(pairs):.0%} (of {int((table.split == 'test').sum()):,} test sentences)")
+    if not parts:
+        return ""
+    return ("Two replicates' held-out samples share, on average, " + ", ".join(parts) + " of their sentences: the "
+            "intervals treat replicates as independent, which they are in their fine-tuning seed but not wholly in "
+            "their sentences, so where the spread comes from the sentences more than from the seed they are too "
+            "narrow (most for C7, whose replicates differ only in their sentences).")
+
+
 def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int,
                      convergence: pd.DataFrame | None = None, glance: pd.DataFrame | None = None) -> str:
     """What limits every verdict of the run, from its parameters: the model and (given ``glance``,
@@ -693,7 +719,7 @@ def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_senten
         f"*inconclusive*, which here often means underpowered rather than absent. The table gives each estimate's minimum detectable effect (the true "
         f"effect found with {int(C.POWER * 100)}% power at this spread).",
         f"- **Samples.** {n_sentences} held-out test sentences and {n_train_sentences} training sentences per seed "
-        f"(every method and classifier is fitted on the training ones).",
+        f"(every method and classifier is fitted on the training ones). {sample_overlap(configs, n_sentences)}",
         f"- **The layer rule.** {C.LAYER_RULE}",
     ])
 

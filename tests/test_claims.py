@@ -571,6 +571,7 @@ def test_findings_page_summary_caveats_and_columns():
     assert "Contrastive, not MLM." in caveats and C.LAYER_RULE in caveats and "80% power" in caveats
     assert "(C2's cells, whose floor reads the next seed's run, 4.97)" in caveats     # 2.48 x 2: shared runs
     assert "an MLM model's" not in caveats                                            # no comparison given
+    assert "held-out samples share, on average, mr 4" in caveats and "too narrow" in caveats   # 400 of 854
     import pandas as pd
 
     geo = pd.DataFrame([{"model": m, "layer": layer, "depth": layer / 2, "metric": metric, "value": v + layer}
