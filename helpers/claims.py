@@ -107,7 +107,8 @@ COMPARED_TESTS = {
 """The cells of a claim that the objectives are compared on, where not all of its decided cells (C3: the deciding
 count; C4: the contrasts of the fine-tuned excess at k = :data:`C4_K`; C6: the contrast of the gains)."""
 COMPARISON_RULE = ("each claim's effect per replicate, averaged over the cells it is decided on, on the layer mean "
-                   "(declared here, never a cell chosen from the numbers), on the statistic built to be free of what "
+                   "(C2, C4, C6: the last layer, where they are measured; declared here, never a cell chosen from the "
+                   "numbers), on the statistic built to be free of what "
                    "differs between the models: the co-criterion's where the claim has one (C1, C5, C7: log10 I(W) of "
                    "unit-length rows, blind to the norms; C4, C6: shares of each model's headroom), the claim's own "
                    "otherwise (C2: changes of ARI and probe accuracy beyond the floor, both in [0, 1]; C3: counts of "
@@ -148,7 +149,8 @@ def objectives_difference(a: Verdict, b: Verdict, level: float = LEVEL) -> dict:
     ea, statistic = comparison_effects(a)
     eb, _ = comparison_effects(b)
     both = ea.index.intersection(eb.index)
-    out = {"cell": "mean of its decided cells, layer mean", "statistic": statistic, "estimate": np.nan,
+    where = "layer mean" if (a.scope or "").startswith("mean") else "last layer"
+    out = {"cell": f"mean of its decided cells, {where}", "statistic": statistic, "estimate": np.nan,
            "low": np.nan, "high": np.nan, "n": len(both), "p": np.nan, "test": ""}
     if len(both) < 2:
         return out
@@ -333,7 +335,9 @@ def c2_named_structures(df: pd.DataFrame, section: str = "", control: pd.DataFra
     neighbouring replicates share, :func:`helpers.intervals.shared_run_inflation`).  Every cell must lie above 0;
     one cell below 0 at the Bonferroni level contradicts.  The detail keeps each cell's mean change, floor and
     signed change.  With ``control`` (the same table of control fine-tunings, the label-shuffled runs, on the same
-    tokens) the effect is replicate s's excess minus the control's, in the cells both have."""
+    tokens) the effect is the size of replicate s's change minus the size of the control's, |fine-tuned s -
+    pre-trained| - |control s - pre-trained|, in the cells both have: whether learning the task moves the structure
+    further than fine-tuning as such (each floor is noise of its own run, not part of the comparison)."""
     from .structure import OTHER_SEED
 
     def parts_of(table):
@@ -348,8 +352,8 @@ def c2_named_structures(df: pd.DataFrame, section: str = "", control: pd.DataFra
 
     keys = ["task", "structure", "measure"]
     change, floor_s, excess = parts_of(df)
-    if control is not None:     # the real runs' excess minus the control runs' (same seed, same tokens)
-        excess = (excess - parts_of(control)[2]).dropna().rename("effect")
+    if control is not None:     # the size of the real change minus the control's (same seed, same tokens)
+        excess = (change.abs() - parts_of(control)[0].abs()).dropna().rename("effect")
         change, floor_s = (x.reindex(excess.index) for x in (change, floor_s))
     size, floor, signed = (x.groupby(keys).mean() for x in (change.abs(), floor_s, change))
     parts = []

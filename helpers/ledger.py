@@ -304,46 +304,94 @@ def _on_tasks(d: pd.DataFrame, tasks) -> pd.DataFrame:
 
 
 def _unprocessed(iso: pd.DataFrame) -> pd.DataFrame:
-    return _metric(iso[iso.method == "none"].drop(columns="method"), "log10 I(W)")
+    """log10 I(W) and its unit-row twin of the unprocessed tokens (method ``none``), with their ``metric`` column."""
+    return iso[(iso.method == "none") & iso.metric.isin(["log10 I(W)", EN.SCALE_FREE])].drop(columns="method")
 
+
+def _gain_difference(real: pd.DataFrame, control: pd.DataFrame) -> pd.DataFrame:
+    """C6's rows beyond a control fine-tuning: the fine-tuned scores of the real runs minus the control runs' (same
+    task, method, replicate), with a reference state of zeros, so that C6's cells read the real gain minus the
+    control's (method - none) and its contrast the control's gain minus the real one."""
+    d = C.beyond_control(real[real.state == "fine-tuned"], control[control.state == "fine-tuned"])
+    return pd.concat([d, d.assign(state="pre-trained", value=0.0)], ignore_index=True)
+
+
+def _room_scaled(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores divided by each state's room to gain, 1 - score without processing (same task and replicate), so that
+    method - none is the share of the room a method gains (C6's headroom co-criterion); no room: NaN."""
+    keys = ["task", "replicate", "state"]
+    none = scores[scores.method == "none"].set_index(keys).value
+    room = (1 - none).where(1 - none > 0)
+    return scores.assign(value=scores.value.to_numpy() / room.reindex(pd.MultiIndex.from_frame(scores[keys])).to_numpy())
+
+
+def _paper(methods) -> list[str]:
+    return [m for m in TR.PAPER_METHODS if m in methods]
+
+
+C4_SHARES = "share of the probe's headroom (accuracy - majority rate) removed"
+C6_SHARES = "pre-trained share of the room to gain (1 - score) - fine-tuned share"
+
+WITHIN_SHUFFLED = {
+    "C1": lambda r, tasks, layers, methods: isotropy_claim(C.c1_isotropy, _on_tasks(_unprocessed(r["iso"]), tasks)),
+    "C2": lambda r, tasks, layers, methods: C.by_layer(
+        C.c2_named_structures, _on_tasks(r["c2"], tasks).drop(columns="other_seed").assign(layer=layers[-1])),
+    "C3": lambda r, tasks, layers, methods: C.by_layer(C.c3_directions, _on_tasks(r["directions"], tasks),
+                                                       layers=layers),
+    "C4": lambda r, tasks, layers, methods: c4_verdict(_on_tasks(r["knowledge"], tasks), layers[-1]),
+    "C6": lambda r, tasks, layers, methods: c6_verdict(_on_tasks(r["scores"], tasks), _paper(methods), layers[-1]),
+}
+"""Each claim about fine-tuning on the real runs restricted to the control's tasks, by the ledger's own rule (with
+its co-criterion): a verdict resting on a task the control did not run on is not said to hold beyond it."""
 
 BEYOND_SHUFFLED = {
-    "C1": lambda r, c, tasks, layers, methods: C.by_layer(
-        C.c1_isotropy, C.against_control(_on_tasks(_unprocessed(r["iso"]), tasks), _unprocessed(c["iso"])),
-        layers=layers),
+    "C1": lambda r, c, tasks, layers, methods: isotropy_claim(
+        C.c1_isotropy, C.against_control(_on_tasks(_unprocessed(r["iso"]), tasks), _unprocessed(c["iso"]))),
     "C2": lambda r, c, tasks, layers, methods: C.by_layer(
         C.c2_named_structures, _on_tasks(r["c2"], tasks).drop(columns="other_seed").assign(layer=layers[-1]),
         control=c["c2"].drop(columns="other_seed")),
     "C3": lambda r, c, tasks, layers, methods: C.by_layer(
         C.c3_directions, C.against_control(_on_tasks(r["directions"], tasks), c["directions"]), layers=layers),
-    "C4": lambda r, c, tasks, layers, methods: C.by_layer(
-        C.c4_knowledge, C.against_control(_on_tasks(r["knowledge"], tasks), c["knowledge"]).assign(layer=layers[-1])),
-    "C6": lambda r, c, tasks, layers, methods: C.by_layer(
-        C.c6_task_effect, C.against_control(_on_tasks(r["scores"], tasks), c["scores"]).assign(layer=layers[-1]),
-        [m for m in TR.PAPER_METHODS if m in methods], reference_gains=False),
+    "C4": lambda r, c, tasks, layers, methods: C.agree(
+        C.by_layer(C.c4_knowledge, C.against_control(_on_tasks(r["knowledge"], tasks), c["knowledge"])
+                   .assign(layer=layers[-1])),
+        C.by_layer(C.c4_knowledge, C.against_control(C.headroom_excess(_on_tasks(r["knowledge"], tasks)),
+                                                     C.headroom_excess(c["knowledge"])).assign(layer=layers[-1])),
+        C4_SHARES, C.HEADROOM_RULE),
+    "C6": lambda r, c, tasks, layers, methods: C.agree(
+        C.by_layer(C.c6_task_effect, _gain_difference(_on_tasks(r["scores"], tasks), c["scores"])
+                   .assign(layer=layers[-1]), _paper(methods), reference_gains=False),
+        C.by_layer(C.c6_task_effect, _gain_difference(_room_scaled(_on_tasks(r["scores"], tasks)),
+                                                      _room_scaled(c["scores"])).assign(layer=layers[-1]),
+                   _paper(methods), reference_gains=False),
+        C6_SHARES, C.HEADROOM_RULE),
 }
 """Each claim about fine-tuning decided beyond the label-shuffled control (:func:`beyond_label_shuffled`): its own
-test, same criterion and cells, on the real runs' effect minus the control runs' in the control's tasks, paired by
-seed (:func:`helpers.claims.against_control`; C2: the excess over its floor minus the control's; C6: the pre-trained
-gains, which the control shares, are the real verdict's cells and are reported here).  Arguments: the real and the
-control's tables (:func:`claim_tables`), the control's tasks, the transformer layers, the methods."""
+test, same criterion, cells and co-criterion, on the real runs' effect minus the control runs' in the control's
+tasks, paired by seed (:func:`helpers.claims.against_control`; C2: the size of the change minus the control's; C6:
+the real gain minus the control's gain, so its contrast is the control's gain minus the real one and the
+pre-trained gains, which the two runs share, are the real verdict's cells).  Arguments: the real and the control's
+tables (:func:`claim_tables`), the control's tasks, the transformer layers, the methods."""
 SHUFFLED_DECIDES = tuple(BEYOND_SHUFFLED)
 
 
 def beyond_label_shuffled(real: list, real_tables: dict, control: list, control_tables: dict, methods) -> list:
     """The verdicts ``real`` with the label-shuffled control deciding the claims of :data:`BEYOND_SHUFFLED`
     (:func:`helpers.claims.with_control`, :data:`helpers.claims.CONTROL_RULE`): a claim keeps its verdict only where
-    the same test on the real effect minus the control's agrees; the control's own verdict (``control``) is reported
-    beside.  Tables: :func:`claim_tables` of the real and the control runs (each claim reads only its own)."""
+    the same rule on the real runs restricted to the control's tasks (:data:`WITHIN_SHUFFLED`) and on the real
+    effect minus the control's (:data:`BEYOND_SHUFFLED`) both reach it; the control's own verdict (``control``) is
+    reported beside.  Tables: :func:`claim_tables` of the real and the control runs (each claim reads only its own)."""
     tasks = sorted(set(control_tables["iso"].task))
     layers = transformer_layers(real_tables["iso"])
     by = {v.claim: v for v in control}
     out = []
     for v in real:
         if v.claim in BEYOND_SHUFFLED and v.verdict != C.NOT_MEASURED and v.claim in by:
-            beyond = BEYOND_SHUFFLED[v.claim](real_tables, control_tables, tasks, layers, methods)
-            v = C.with_control(v, by[v.claim], SHUFFLED_NAME, SHUFFLED_WHAT, SHUFFLED_READING, beyond=beyond,
-                               contrast=SHUFFLED_CONTRAST)
+            v = C.with_control(v, by[v.claim], SHUFFLED_NAME, SHUFFLED_WHAT, SHUFFLED_READING,
+                               beyond=BEYOND_SHUFFLED[v.claim](real_tables, control_tables, tasks, layers, methods),
+                               contrast=SHUFFLED_CONTRAST,
+                               within=WITHIN_SHUFFLED[v.claim](real_tables, tasks, layers, methods),
+                               scope=", ".join(tasks))
         out.append(v)
     return out
 
@@ -587,20 +635,23 @@ ATTRIBUTION = {
 
 
 def attribution_label(v: C.Verdict) -> str:
-    """A few words on what the verdict's effect is, from its raw verdict and its verdict beyond the deciding control
-    (:data:`ATTRIBUTION`): "" without a deciding control."""
+    """A few words on what the verdict's effect is, from its raw verdict, the claim restricted to what the control
+    covers and its verdict beyond the deciding control (:data:`ATTRIBUTION`): "" without a deciding control."""
     c = v.control_run
     if not c.get("decides"):
         return ""
     own, shared = ATTRIBUTION.get(c["name"], (f"beyond the {c['name']}", f"shown by the {c['name']} too"))
-    raw, beyond = c["raw verdict"], c["beyond verdict"]
+    on = f" (on {c['scope']})" if c.get("scope") else ""
+    raw, beyond, within = c["raw verdict"], c["beyond verdict"], c.get("within verdict", c["raw verdict"])
     if raw not in C.DECISIVE:
         return "no effect to attribute (inconclusive before its control)"
+    if within != raw:
+        return f"not tested by the control: where it ran{on}, the real runs alone are {within}"
     if beyond == raw:
-        return own
+        return own + on
     if beyond == C.INCONCLUSIVE:
-        return f"not shown to be {own} (the control's effect is not shown to be smaller)"
-    return f"{shared}, and more so"
+        return f"not shown to be {own}{on} (the control's effect is not shown to be smaller)"
+    return f"{shared}{on}, and more so"
 
 
 def attribution(v: C.Verdict) -> str:
@@ -615,6 +666,8 @@ def attribution(v: C.Verdict) -> str:
     label = attribution_label(v)
     if c["raw verdict"] not in C.DECISIVE:
         return head + "With no effect before the control there is nothing to attribute."
+    if c.get("within verdict", c["raw verdict"]) != c["raw verdict"]:
+        return head + f"The effect is {label}: the verdict rests on cells the control does not cover."
     if c["beyond verdict"] == c["raw verdict"]:
         return head + f"The effect is {label}."
     if c["beyond verdict"] == C.INCONCLUSIVE:

@@ -461,14 +461,17 @@ CONTROL_RULE = ("the claim keeps its verdict only when the same test on the effe
 
 
 def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: str,
-                 beyond: Verdict | None = None, contrast: str = "") -> Verdict:
+                 beyond: Verdict | None = None, contrast: str = "", within: Verdict | None = None,
+                 scope: str = "") -> Verdict:
     """``v`` with the same claim decided on a control run (``control``: e.g. the Gaussian cloud of the tokens'
     moments).  With ``beyond`` (the claim decided on :func:`beyond_control`'s table: the effect minus the
     control's, paired within the replicate) the control decides (:data:`CONTROL_RULE`): ``v`` keeps its verdict,
     on the layer mean and on the last layer alike, only where ``beyond`` reaches the same one; the verdict before
     the control is kept as ``control_run["raw verdict"]``; ``contrast`` names the difference in words (default "tokens -
-    ``name``").  Without it the control only reports, with the difference tokens - control in ``v``'s headline cell
-    (:func:`difference`)."""
+    ``name``").  ``within``: the claim's own test on the real data restricted to the cells the control covers
+    (``scope``, e.g. its tasks): where given, it must reach the verdict too, so that a verdict resting on a cell the
+    control does not cover is not said to hold beyond it.  Without ``beyond`` the control only reports, with the
+    difference tokens - control in ``v``'s headline cell (:func:`difference`)."""
     d = difference(v, control)
     run = {"name": name, "what": what, "reading": reading, "verdict": control.verdict,
            "contrast": contrast or f"tokens - {name}",
@@ -476,13 +479,17 @@ def with_control(v: Verdict, control: Verdict, name: str, what: str, reading: st
            "difference": d["estimate"], "difference low": d["low"], "difference high": d["high"]}
     if beyond is None:
         return replace(v, control_run=run)
-    verdict = v.verdict if beyond.verdict == v.verdict else INCONCLUSIVE
+    agrees = beyond.verdict == v.verdict and (within is None or within.verdict == v.verdict)
+    verdict = v.verdict if agrees else INCONCLUSIVE
     ll = dict(v.last_layer)
     if ll and beyond.last_layer:
-        ll["verdict"] = ll["verdict"] if beyond.last_layer["verdict"] == ll["verdict"] else INCONCLUSIVE
+        keep = beyond.last_layer["verdict"] == ll["verdict"] and (
+            within is None or not within.last_layer or within.last_layer["verdict"] == ll["verdict"])
+        ll["verdict"] = ll["verdict"] if keep else INCONCLUSIVE
     run.update({"decides": True, "raw verdict": v.verdict, "rule": CONTROL_RULE, "beyond verdict": beyond.verdict,
                 "beyond estimate": beyond.estimate, "beyond low": beyond.low, "beyond high": beyond.high,
-                "beyond n": beyond.n, "beyond where": beyond.where})
+                "beyond n": beyond.n, "beyond where": beyond.where, "scope": scope,
+                "within verdict": within.verdict if within is not None else v.verdict})
     return replace(v, verdict=verdict, last_layer=ll, control_run=run)
 
 
