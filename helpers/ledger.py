@@ -191,6 +191,26 @@ def enhancement_verdicts(tables: dict, methods, section: str = "") -> dict[str, 
                 "C7": c7_verdict(t, methods, section)} for m, t in EN.by_model(tables).items()}
 
 
+def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """A claim's cells as a page shows them (at most 8 columns; the full table a click away): the columns that name
+    a cell (model, test, task, state ...), the estimate with its 95% interval, n and the cell's verdict
+    (``cells``: :func:`model_table`'s rows, raw or :func:`helpers.claims.readable`)."""
+    keys = [c for c in ("model", *C.CELL_KEYS) if c in cells and (cells[c].astype(str) != "").any()]
+
+    def number(x):
+        return float(x) if x not in ("", None) else np.nan
+
+    out = cells[keys].copy()
+    out["estimate [95% interval]"] = [C.format_interval(number(e), number(lo), number(hi)) for e, lo, hi in
+                                      zip(cells.estimate, cells.low, cells.high)]
+    out["n"] = cells.n
+    verdict = cells.verdict.copy()
+    if "test" in cells:
+        verdict[cells.test.astype(str).str.contains("reported")] = C.REPORTED
+    out["verdict"] = verdict
+    return out.astype(object).where(out.notna(), "")
+
+
 def model_table(verdicts: dict, claim: str, part: str = "headline") -> pd.DataFrame:
     """One claim's cells over models (``verdicts``: :func:`enhancement_verdicts`), a ``model`` column first: the
     cells it was decided on (:meth:`~helpers.claims.Verdict.headline_cells`, ``part="headline"``) or every cell

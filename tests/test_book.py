@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 
 from helpers import book, paths, staging
@@ -297,3 +298,47 @@ def test_a_shown_table_has_at_most_eight_columns(built, stem):
     wide = [(len(h), h[:3]) for hidden, h, _ in page_tables(stem) if not hidden and len(h) > 8]
     assert not wide, f"{stem} shows tables of more than 8 columns: {wide}"
     assert any(hidden for hidden, _, _ in page_tables(stem)), "the full table is not a click away"
+
+
+INTERVAL = re.compile(r"([+-]?\d[\d.]*(?:e[+-]?\d+)?) \[([+-]?\d[\d.]*(?:e[+-]?\d+)?), ([+-]?\d[\d.]*(?:e[+-]?\d+)?)\]")
+
+
+def quantity_range(name: str) -> tuple[float, float] | None:
+    """The range of a quantity named in a table's row label (helpers.intervals: BOUNDS, counts, spreads, shares)."""
+    from helpers import intervals as I
+
+    name = name.strip()
+    if name in I.BOUNDS:
+        lo, hi = I.BOUNDS[name]
+        return (-np.inf if lo is None else lo, np.inf if hi is None else hi)
+    if name.startswith(I.COUNTS):
+        return (0.0, np.inf)
+    if name in I.AT_LEAST_ONE:
+        return (1.0, np.inf)
+    if "share" in name:
+        return (0.0, 1.0)
+    return None
+
+
+def test_the_range_finder_knows_the_book_quantities():
+    assert quantity_range("IsoScore") == (0.0, 1.0) and quantity_range("log10 I(W)") == (-np.inf, 0.0)
+    assert quantity_range("pcs_90") == (0.0, np.inf) and quantity_range("variance share above 10x mean") == (0, 1)
+    assert quantity_range("a name of nothing") is None
+    assert INTERVAL.findall("0.4985 [0.1665, 1.321]") == [("0.4985", "0.1665", "1.321")]
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_no_interval_leaves_its_quantitys_range(built, stem):
+    """Every interval printed in a row named by a bounded quantity (IsoScore, log10 I(W), counts, shares, ...) lies
+    in that quantity's range: a level's interval is taken on a scale where it cannot leave it."""
+    assert built.returncode == 0
+    outside = []
+    for _, header, rows in page_tables(stem):
+        for row in rows:
+            if not row or (bounds := quantity_range(row[0])) is None:
+                continue
+            for cell in row[1:]:
+                for m, lo, hi in INTERVAL.findall(cell):
+                    if not all(bounds[0] - 1e-9 <= float(x) <= bounds[1] + 1e-9 for x in (m, lo, hi)):
+                        outside.append(f"{row[0]}: {cell}")
+    assert not outside, f"{stem} prints intervals outside their quantity's range: {outside[:10]}"
