@@ -1120,3 +1120,18 @@ def test_the_objectives_comparison_reads_the_co_criterion_and_widens_c2_and_c3()
     both = replace(reported, detail=pd.concat([reported.detail, _cells("C3", {"bshift": [1.0, 1.2, 0.9]},
                                                                         test="direct count: decides").detail]))
     assert C.comparison_effects(both)[0].mean() == pytest.approx(np.mean([1.0, 1.2, 0.9]))   # reported cells left out
+
+
+def test_a_claims_cells_are_shown_in_at_most_eight_columns():
+    """What a chapter shows of a claim's cells: the names of each cell, its interval, n, its verdict (a reported
+    cell none); the full table stays a click away."""
+    from helpers import ledger as LG
+
+    v = C.c6_task_effect(enhancement_table(0.05, 0.0, noise=0.003, base=0.8), METHODS)
+    full = C.readable(LG.model_table({"m": {"C6": v}}, "C6", "detail"), 4)
+    shown = LG.shown_cells(full)
+    assert len(full.columns) > 8 >= len(shown.columns)
+    assert list(shown.columns[-3:]) == ["estimate [95% interval]", "n", "verdict"] and shown.columns[0] == "model"
+    assert set(shown.verdict[full.test.str.contains("reported")]) == {C.REPORTED}
+    row = full.iloc[0]
+    assert shown["estimate [95% interval]"].iloc[0] == C.format_interval(row.estimate, row.low, row.high)
