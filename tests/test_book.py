@@ -291,7 +291,7 @@ def test_every_statement_of_a_verdict_agrees_across_the_pages(built):
     assert said and all(verdicts[c] == w for c, w in said.items()), (said, verdicts)
 
 
-@pytest.mark.parametrize("stem", ["findings", "06_claims_ledger"])
+@pytest.mark.parametrize("stem", ["findings", "06_claims_ledger", "03_local_structure", "04_elongated_directions"])
 def test_a_shown_table_has_at_most_eight_columns(built, stem):
     """A reader sees at most 8 columns in a table of these pages; the full tables are a click away."""
     assert built.returncode == 0
