@@ -516,7 +516,8 @@ def c6_task_effect(df: pd.DataFrame, methods, margin: float = FLAT_MARGIN, secti
     effects = effects[effects.method.isin(counted)]
     ft = adjust(cells(effects[effects.state == "fine-tuned"], ["task", "method"], direction=-1, margin=margin))
     pt = cells(effects[effects.state == "pre-trained"], ["task", "method"], direction=+1)
-    e = effects.pivot_table(index=["task", "method", "replicate"], columns="state", values="effect").dropna()
+    e = (effects.pivot_table(index=["task", "method", "replicate"], columns="state", values="effect")
+         .reindex(columns=["pre-trained", "fine-tuned"]).dropna())     # a state without any finite effect: no rows
     if headroom:
         none = df[df.method == "none"].pivot_table(index=["task", "replicate"], columns="state", values="value")
         room = (1 - none).where(1 - none > 0)

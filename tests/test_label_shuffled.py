@@ -295,3 +295,14 @@ def test_the_control_decides_every_claim_about_fine_tuning():
     for claim in C.FINE_TUNING_CLAIMS:
         assert C.criterion(claim).endswith(C.SHUFFLED_CLAUSE)
     assert C.SHUFFLED_CLAUSE not in C.criterion("C5") + C.criterion("C7")
+
+
+def test_c6_beyond_the_control_at_the_ceiling_is_inconclusive_not_an_error():
+    """Fine-tuned scores at 1.0 leave no room to gain: the shares beyond the control are undefined, and C6 is
+    inconclusive there rather than failing (a user's easy task does this)."""
+    s, c = _scores(0.05, 0.0, 0.05)
+    s.loc[s.state == "fine-tuned", "value"] = 1.0
+    iso, ctrl = _iso(0.0, 0.0)
+    v = _decide(lambda t: LG.c6_verdict(t["scores"], METHODS, 2), {"iso": iso, "scores": s},
+                {"iso": ctrl, "scores": c})
+    assert v.verdict == C.INCONCLUSIVE and v.control_run["decides"]
