@@ -634,13 +634,22 @@ def findings_summary(verdicts, card: dict, tasks) -> str:
                      "over layers.")
     for v in verdicts:
         co = v.co
-        if co and co["primary verdict"] != v.verdict:
-            lines.append(f"- **{v.claim} is {v.verdict} because its co-criterion disagrees**: on {v.statistic} alone it "
-                         f"would be {co['primary verdict']} ({v.interval()}), on {co['statistic']} it is "
-                         f"{co['verdict']} ({C.format_interval(co['estimate'], co['low'], co['high'])}{v.co_n_note()}).")
+        if co and co["verdict"] != co["primary verdict"] and v.raw_verdict() != co["primary verdict"]:
+            lines.append(f"- **{v.claim} is {v.raw_verdict()} before its control because its co-criterion disagrees**: "
+                         f"on {v.statistic} alone it would be {co['primary verdict']} ({v.interval()}), on "
+                         f"{co['statistic']} it is {co['verdict']} "
+                         f"({C.format_interval(co['estimate'], co['low'], co['high'])}{v.co_n_note()}).")
+    undecided = []
     for v in verdicts:
-        if v.control_run.get("decides"):
+        if not v.control_run.get("decides"):
+            continue
+        if v.control_run["raw verdict"] in C.DECISIVE:
             lines.append(f"- {attribution(v)}")
+        else:
+            undecided.append(v.claim)
+    if undecided:
+        lines.append(f"- **{', '.join(undecided)}**: inconclusive before their control too, so the control has no effect "
+                     "to attribute (each one's test beyond its control is in the table below).")
     if all(k in by and by[k].verdict == C.SUPPORTED for k in ("C4", "C6")):
         lines.append("- C4 and C6 are not independent: both rest on the fine-tuned last layer's top direction, which "
                      "removing takes from a label probe (C4) and which isotropy enhancement rescales (C6).")

@@ -889,10 +889,17 @@ def test_findings_summary_says_where_a_co_criterion_or_a_control_run_matters():
     beyond = C.by_layer(C.c5_enhancement_isotropy, C.beyond_control(raw(_c5_table(1.0, 0.0)), cloud_table), ["ZM"])
     text = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r", beyond=beyond)], card,
                                ["mr"])
-    assert "**C5 is inconclusive because its co-criterion disagrees**: on change of log10 I(W)" in text
+    assert "**C5 is inconclusive before its control because its co-criterion disagrees**: on change of log10 I(W)" in text
     assert "would be supported" in text and "on log10 I(W) of unit rows it is inconclusive" in text
-    assert "**C5 inconclusive** (before its control: inconclusive). On the Gaussian cloud the same test gives" in text
-    assert "With no effect before the control there is nothing to attribute." in text
+    assert "**C5**: inconclusive before their control too, so the control has no effect to attribute" in text
+    # a verdict the control took away (the co-criterion agreeing) is not said to be the co-criterion's doing
+    agreeing = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 1.0), ["ZM"])
+    taken = C.with_control(agreeing, cloud, "Gaussian cloud", "w", "r",
+                           beyond=C.by_layer(C.c5_enhancement_isotropy,
+                                             C.beyond_control(raw(_c5_table(1.0, 1.0)), cloud_table), ["ZM"]))
+    assert taken.verdict == C.INCONCLUSIVE and taken.raw_verdict() == C.SUPPORTED
+    said = LG.findings_summary([taken], card, ["mr"])
+    assert "co-criterion disagrees" not in said and "**C5 inconclusive** (before its control: supported)" in said
     reported = LG.findings_summary([C.with_control(norms_only, cloud, "Gaussian cloud", "w", "r")], card, ["mr"])
     assert "beyond its control" not in reported          # a control that only reports is not said to decide
     agreeing = LG.isotropy_claim(C.c5_enhancement_isotropy, _c5_table(1.0, 1.0), ["ZM"])
