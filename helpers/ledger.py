@@ -700,8 +700,11 @@ def attribution(v: C.Verdict) -> str:
     if c["beyond verdict"] == c["raw verdict"]:
         return head + f"The effect is {label}."
     if c["beyond verdict"] == C.INCONCLUSIVE:
-        return (head + f"The effect is {label}: the interval beyond the control covers 0, which does not show the two "
-                "equal either (its width says how large a difference could hide in it).")
+        if c["beyond low"] <= 0 <= c["beyond high"]:
+            return (head + f"The effect is {label}: the interval beyond the control covers 0, which does not show the "
+                    "two equal either (its width says how large a difference could hide in it).")
+        return (head + f"The effect is {label}: beyond the control its headline cell lies on the other side of 0, short "
+                "of the level that decides (a contradiction needs the Bonferroni level over the claim's cells).")
     return head + f"The effect is {label}: the control shows more of it than the real data."
 
 

@@ -62,6 +62,9 @@ def test_c1_is_decided_beyond_the_label_shuffled_runs(real, control, verdict, ra
         assert "an effect of learning the task (on mr)." in sentence
     elif raw == C.SUPPORTED and beyond == C.INCONCLUSIVE:
         assert "not shown to be an effect of learning the task" in sentence and "does not show the two equal" in sentence
+        beyond_below = dict(v.control_run, **{"beyond low": -0.3, "beyond high": -0.1})
+        shifted = LG.attribution(C.Verdict(**{**v.__dict__, "control_run": beyond_below}))
+        assert "covers 0" not in shifted and "short of the level that decides" in shifted
     elif raw == C.SUPPORTED:
         assert "fine-tuning as such" in sentence and "more of it" in sentence
 
