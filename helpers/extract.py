@@ -11,7 +11,8 @@ checkpoints) over a sample of sentences from a task split and stores, under
 Only real tokens are kept: special tokens ([CLS], [SEP], ...) and padding are dropped.  The sample
 depends only on (task, split_seed, split, n_sentences, sample_seed), so the pre-trained and fine-tuned
 models see exactly the same sentences, and with the same tokenizer their rows align one to one
-(:func:`check_aligned`).  ``hidden.npy`` is written through a memory map batch by batch, so samples larger
+(:func:`check_aligned`); the replicates' samples are disjoint blocks of one seeded permutation of the split
+(:func:`sample_sentences`).  ``hidden.npy`` is written through a memory map batch by batch, so samples larger
 than memory work, and :meth:`Extraction.hidden` memory-maps it back.  Batches are bucketed by length and
 run under ``torch.inference_mode``.
 """
@@ -70,9 +71,22 @@ def _model_source(model) -> tuple[str, dict, str]:
     return spec.name, {"model": spec.identity}, spec.slug
 
 
+SAMPLE_STRIDE = 1000
+"""Sentence sample j of replicate s is drawn with seed s + j * SAMPLE_STRIDE (sample 0: seed s, the one every
+chapter's replicate uses): block s of the split's permutation j (:func:`sample_sentences`), so the replicates
+share no sentence while their blocks fit."""
+
+
 def sample_sentences(df: pd.DataFrame, split: str, n_sentences: int, seed: int) -> pd.DataFrame:
     """A seeded sample of ``n_sentences`` rows of one split, in a fixed order; column ``sentence_id``
-    is the row's index in the task table."""
+    is the row's index in the task table.
+
+    Samples of the seeds ``j * SAMPLE_STRIDE + b`` (replicate ``b``'s sample ``j``: :func:`replicate_sample_seed`)
+    are block ``b`` of one permutation of the split, seeded by ``j``: rows ``b * n .. (b + 1) * n - 1``, so the
+    replicates whose blocks fit (``(b + 1) * n_sentences <= len(split)``: :func:`disjoint_blocks` of them) share no
+    sentence, and their statistics are independent in their sentences as in their fine-tuning seed.  A seed whose
+    block does not fit draws ``n_sentences`` rows at random (seeded by ``seed``), which may share sentences with
+    the others (:func:`helpers.ledger.sample_overlap` says how many)."""
     checks.choice("split", split, tasks.SPLITS)
     part = df[df.split == split]
     if not isinstance(n_sentences, int) or isinstance(n_sentences, bool) or n_sentences < 1:
@@ -80,8 +94,19 @@ def sample_sentences(df: pd.DataFrame, split: str, n_sentences: int, seed: int) 
     if n_sentences > len(part):
         raise checks.ParameterError(
             f"n_sentences={n_sentences} is larger than the {split!r} split ({len(part)} sentences); use <= {len(part)}")
-    idx = np.sort(np.random.default_rng(seed).choice(part.index.values, size=n_sentences, replace=False))
+    sample, block = divmod(int(seed), SAMPLE_STRIDE)
+    if sample >= 0 and block < disjoint_blocks(len(part), n_sentences):
+        order = np.random.default_rng(sample).permutation(part.index.values)
+        idx = np.sort(order[block * n_sentences:(block + 1) * n_sentences])
+    else:
+        idx = np.sort(np.random.default_rng(seed).choice(part.index.values, size=n_sentences, replace=False))
     return df.loc[idx].assign(sentence_id=idx).reset_index(drop=True)
+
+
+def disjoint_blocks(n_split: int, n_sentences: int) -> int:
+    """How many samples of ``n_sentences`` a split of ``n_split`` sentences holds without sharing one: the replicates
+    (fine-tuning seeds 0 .. this - 1) whose held-out samples are disjoint (:func:`sample_sentences`)."""
+    return int(n_split) // max(1, int(n_sentences))
 
 
 def extract(model="minilm", task: str = "mr", split: str = "test", n_sentences: int = 400,
@@ -195,9 +220,6 @@ def check_aligned(a: Extraction, b: Extraction) -> None:
         raise ValueError(f"extractions {a.path.name} and {b.path.name} do not hold the same tokens")
 
 
-SAMPLE_STRIDE = 1000
-"""Sentence sample j of replicate s is drawn with seed s + j * SAMPLE_STRIDE (sample 0: seed s, the one every
-chapter's replicate uses), so no two replicates share a sample."""
 
 
 def replicate_sample_seed(seed: int, sample: int = 0) -> int:

@@ -92,13 +92,13 @@ def _cloud_control(v: C.Verdict, fn, tokens: pd.DataFrame, cloud: pd.DataFrame |
 def c1_verdict(tables: dict, section: str = "") -> C.Verdict:
     """C1 on chapter 05's unprocessed held-out tokens (method ``none``), with the scale-free co-criterion."""
     iso = tables["iso"]
-    return isotropy_claim(C.c1_isotropy, iso[iso.method == "none"].drop(columns="method"), section=section)
+    return isotropy_claim(C.c1_isotropy, _unprocessed(iso), section=section)
 
 
 def c5_verdict(tables: dict, methods, section: str = "") -> C.Verdict:
     """C5 on the paper's methods among ``methods``, with the scale-free co-criterion and the Gaussian-cloud
     control (:data:`CLOUD_WHAT`)."""
-    paper = [m for m in TR.PAPER_METHODS if m in methods]
+    paper = _paper(methods)
     v = isotropy_claim(C.c5_enhancement_isotropy, tables["iso"], paper, section=section)
     return _cloud_control(v, C.c5_enhancement_isotropy, tables["iso"], tables.get("cloud"), paper,
                           layers=transformer_layers(tables["iso"]))
@@ -185,7 +185,7 @@ def enhancement_verdicts(tables: dict, methods, section: str = "") -> dict[str, 
     """C5, C6 and C7 per model from :func:`helpers.enhancement.measure_models`'s tables (a ``model`` column), each
     by the functions the ledger uses (:func:`c5_verdict`, :func:`c6_verdict` on the paper's methods in the model's
     last layer, :func:`c7_verdict`): ``{model: {"C5": ..., "C6": ..., "C7": ...}}`` in the tables' order."""
-    paper = [m for m in TR.PAPER_METHODS if m in methods]
+    paper = _paper(methods)
     return {m: {"C5": c5_verdict(t, methods, section),
                 "C6": c6_verdict(t["scores"], paper, int(t["iso"].layer.max()), section),
                 "C7": c7_verdict(t, methods, section)} for m, t in EN.by_model(tables).items()}
@@ -299,7 +299,7 @@ def verdicts(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400
     iso, scores, dirs = tables["iso"], tables["scores"], tables["directions"]
     layers = transformer_layers(iso)
     last = layers[-1]
-    paper = [m for m in TR.PAPER_METHODS if m in methods]
+    paper = _paper(methods)
     out = [
         c1_verdict(tables, "02 / 05"),
         c2_verdict(configs, n_sentences, extract_max_length, n_clusters, layers, "03 / claim C2",
@@ -753,28 +753,40 @@ def starting_points(glance: pd.DataFrame) -> str:
 
 def sample_overlap(configs: dict, n_sentences: int) -> str:
     """How much the replicates' held-out samples share, per task (the mean over pairs of seeds of the share of one
-    sample's sentences the other has too; each seed draws ``n_sentences`` of the test split), and what it means for
-    the intervals, which treat the replicates as independent."""
+    sample's sentences the other has too; each seed draws ``n_sentences`` of the test split: disjoint blocks while
+    they fit, :func:`helpers.extract.sample_sentences`), and what it means for the intervals, which treat the
+    replicates as independent."""
     from itertools import combinations
 
     from . import tasks
 
-    parts = []
+    shared, disjoint = [], []
     for t in dict.fromkeys(t for t, _ in configs):
         seeds = sorted(s for u, s in configs if u == t)
         cfg = configs[t, seeds[0]]
         table = tasks.load(t, **cfg.data)
+        n_test = int((table.split == "test").sum())
         samples = {s: set(E.sample_sentences(table, "test", n_sentences, E.replicate_sample_seed(s)).sentence_id)
                    for s in seeds}
         pairs = [len(samples[a] & samples[b]) / n_sentences for a, b in combinations(seeds, 2)]
-        if pairs:
-            parts.append(f"{t} {np.mean(pairs):.0%} (of {int((table.split == 'test').sum()):,} test sentences)")
-    if not parts:
-        return ""
-    return ("Two replicates' held-out samples share, on average, " + ", ".join(parts) + " of their sentences: the "
-            "intervals treat replicates as independent, which they are in their fine-tuning seed but not wholly in "
-            "their sentences, so where the spread comes from the sentences more than from the seed they are too "
-            "narrow (most for C7, whose replicates differ only in their sentences).")
+        if not pairs:
+            continue
+        if max(pairs) == 0:
+            disjoint.append(f"{t} ({n_test:,} test sentences)")
+        else:
+            shared.append(f"{t} {np.mean(pairs):.0%} (of {n_test:,} test sentences; n_sentences <= "
+                          f"{n_test // len(seeds)} makes its {len(seeds)} samples disjoint)")
+    out = []
+    if disjoint:
+        out.append("The replicates' held-out samples share no sentence on " + ", ".join(disjoint) + ": each seed "
+                   "reads its own block of one seeded permutation of the test split, so the replicates are "
+                   "independent in their sentences as in their fine-tuning seed, as the intervals assume.")
+    if shared:
+        out.append("Two replicates' held-out samples share, on average, " + ", ".join(shared) + " of their "
+                   "sentences: the intervals treat replicates as independent, which they are in their fine-tuning "
+                   "seed but not wholly in their sentences, so where the spread comes from the sentences more than "
+                   "from the seed they are too narrow (most for C7, whose replicates differ only in their sentences).")
+    return " ".join(out)
 
 
 def findings_caveats(card: dict, configs: dict, n_sentences: int, n_train_sentences: int,

@@ -29,11 +29,12 @@ METHOD_MARKERS = {"none": "o", "ZM": "s", "Clustering+ZM": "^", "ABTT": "D", "Cl
 """One (filled) marker per method: a method whose line lies under another's still shows its points."""
 
 
-def palette(names) -> dict:
+def palette(names, start: int = 0) -> dict:
     """{name: colour} for a category other than the model state (tasks, structures, seed pairs, splits), in the
-    order given, from :data:`OTHER` (cycled past its length)."""
+    order given, from :data:`OTHER` (cycled past its length) from its colour ``start`` on: two categories in one
+    figure take different ``start`` so that no colour means two things."""
     names = list(dict.fromkeys(names))
-    return {n: OTHER[i % len(OTHER)] for i, n in enumerate(names)}
+    return {n: OTHER[(start + i) % len(OTHER)] for i, n in enumerate(names)}
 
 
 def facet(several: bool, column: str = "task") -> str:

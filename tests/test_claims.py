@@ -571,7 +571,10 @@ def test_findings_page_summary_caveats_and_columns():
     assert "Contrastive, not MLM." in caveats and C.LAYER_RULE in caveats and "80% power" in caveats
     assert "(C2's cells, whose floor reads the next seed's run, 4.97)" in caveats     # 2.48 x 2: shared runs
     assert "an MLM model's" not in caveats                                            # no comparison given
-    assert "held-out samples share, on average, mr 4" in caveats and "too narrow" in caveats   # 400 of 854
+    assert "held-out samples share, on average, mr " in caveats and "too narrow" in caveats   # 400 of 854
+    assert "n_sentences <= 284 makes its 3 samples disjoint" in caveats
+    disjoint = LG.findings_caveats(card, {("mr", s): cfg for s in (0, 1, 2)}, 284, 400)
+    assert "share no sentence on mr (854 test sentences)" in disjoint and "too narrow" not in disjoint
     import pandas as pd
 
     geo = pd.DataFrame([{"model": m, "layer": layer, "depth": layer / 2, "metric": metric, "value": v + layer}
