@@ -583,15 +583,16 @@ def report(res: subprocess.CompletedProcess, html: Path, seconds: float, what: s
     return res.returncode
 
 
-def check_reference(root: Path = paths.ROOT, name: str | None = None, say=print) -> dict | None:
+def check_reference(root: Path = paths.ROOT, name: str | None = None, say=print, since: float | None = None) -> dict | None:
     """Compare the built book in ``root`` with its committed reference ledger (:func:`helpers.reference.check`;
     ``name``: the default book's, or a staged book's set) and print the result: the last lines of a build's log.
+    ``since``: the build's start (the ledger its status page computed is read, not computed again).
     A mismatch never fails the reader's build (``make reproduce`` does); None if the check could not run."""
     from . import reference
 
     try:
         with environment(chapter_env()):      # the check reads what the build made; it never trains
-            result = reference.check(root, name)
+            result = reference.check(root, name, since=since)
     except Exception as err:                  # the build's result stands; say why there is no comparison
         say(f"[reference] the reference ledger could not be checked: {err!r}")
         return None
@@ -612,7 +613,7 @@ def main(argv=None) -> int:
         return 0 if build_artifacts(**stage_settings(a)) else 1
     rc = report(build(**stage_settings(a)), paths.HTML, time.time() - t0)
     if rc == 0:
-        check_reference(paths.ROOT)
+        check_reference(paths.ROOT, since=t0)
     return rc
 
 

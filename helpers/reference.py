@@ -233,13 +233,44 @@ def compare(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=[*KEY, "field", "reference", "this build", "moved"])
 
 
+def built_record(root: Path = paths.ROOT) -> Path:
+    """Where a build's status page keeps the ledger it computed (:func:`record`, as text), so that the check at the
+    end of the same build reads it instead of computing it again: ``root/_build/reference-record.csv`` and its
+    ``.json`` (the parameters and code it was computed with)."""
+    return Path(root) / "_build" / "reference-record.csv"
+
+
+def keep_record(table: pd.DataFrame, root: Path = paths.ROOT) -> None:
+    """Store a build's :func:`record` beside it (:func:`built_record`), atomically."""
+    path = built_record(root)
+    cache.write_text_atomic(path, table.to_csv(index=False))
+    cache.write_json_atomic(path.with_suffix(".json"), {"parameters": book_parameters(root),
+                                                       "code": cache.code_digest("reference")})
+
+
+def kept_record(root: Path = paths.ROOT, since: float | None = None) -> pd.DataFrame | None:
+    """The record a status page of this build kept (:func:`keep_record`): written at or after ``since`` (the build's
+    start; None: never reused) with the book's parameters and this code; None otherwise."""
+    path = built_record(root)
+    meta = path.with_suffix(".json")
+    if since is None or not (path.is_file() and meta.is_file()) or min(path.stat().st_mtime, meta.stat().st_mtime) < since:
+        return None
+    kept = json.loads(meta.read_text())
+    if (cache.canonical_json(kept.get("parameters")) != cache.canonical_json(book_parameters(root))
+            or kept.get("code") != cache.code_digest("reference")):
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+
+
 def check(root: Path = paths.ROOT, name: str | None = None, where: Path | None = None,
-          table: pd.DataFrame | None = None) -> dict:
+          table: pd.DataFrame | None = None, since: float | None = None, keep: bool = False) -> dict:
     """Compare the book in ``root`` with the reference ``name`` (default: its own, :func:`book_name`):
     ``{"status", "text", "differences", "fails"}``.
     status: ``reproduces``, ``differs``, ``no reference`` or ``other parameters`` (the reference was built on other
     parameters: nothing to compare); fails: whether a check that guards the reference must fail (any difference on
-    the reference's platform, a changed verdict anywhere, other parameters)."""
+    the reference's platform, a changed verdict anywhere, other parameters).
+    ``since``: the build's start, to read the record its status page kept (:func:`kept_record`) instead of computing
+    it again; ``keep``: keep the record computed here for that (the status page)."""
     name = book_name(root) if name is None else name
     ref = read(name, where)
     if ref is None:
@@ -251,7 +282,13 @@ def check(root: Path = paths.ROOT, name: str | None = None, where: Path | None =
         return {"status": "other parameters", "fails": True, "differences": pd.DataFrame(),
                 "text": f"was built on other parameters than its reference ledger (reference/{name}.json): nothing "
                         "to compare (a deliberate change: `python -m helpers.reference --update`)"}
-    diff = compare(record(root) if table is None else table, old)
+    if table is None:
+        table = kept_record(root, since)
+    if table is None:
+        table = record(root)
+        if keep:
+            keep_record(table, root)
+    diff = compare(table, old)
     same_platform = meta.get("platform") == platform_key()
     if diff.empty:
         return {"status": "reproduces", "fails": False, "differences": diff,

@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         return 2
     rc = book.report(res, root / "_build" / "html", time.time() - t0, f"Book on {a.params}")
     if rc == 0:
-        book.check_reference(root)
+        book.check_reference(root, since=t0)
     return rc
 
 

@@ -146,3 +146,28 @@ def test_the_reference_figure_is_drawn_from_its_table(committed):
     assert R.figure_svg(ledger(c1_estimate=-0.4), R.figure_title("t")) != svg
     table, _ = R.read(R.DEFAULT)
     assert R.figure_svg(table, R.figure_title(R.DEFAULT)) == R.paths_of(R.DEFAULT)[0].with_suffix(".svg").read_text()
+
+
+def test_the_check_at_the_end_of_a_build_reads_the_record_its_status_page_kept(committed, monkeypatch, tmp_path):
+    """The status page computes the ledger and keeps it; the check at the end of the same build reads it (never one
+    kept before the build started, or under other code or parameters) instead of computing it a second time."""
+    import os
+    import time
+
+    monkeypatch.setattr(R, "built_record", lambda root=paths.ROOT: tmp_path / "kept" / "reference-record.csv")
+    computed = []
+    monkeypatch.setattr(R, "record", lambda root=paths.ROOT: computed.append(1) or ledger(c1_estimate=-0.6))
+    start = time.time() - 1
+    page = R.check(paths.ROOT, "t", committed, keep=True)                  # the status page: computes and keeps
+    assert computed == [1] and page["status"] == "differs"
+    end = R.check(paths.ROOT, "t", committed, since=start)                # the build's last check: reads it
+    assert computed == [1] and end["text"] == page["text"]
+    assert (end["differences"].astype(str).values == page["differences"].astype(str).values).all()
+    R.check(paths.ROOT, "t", committed)                                   # no build start given: computed
+    R.check(paths.ROOT, "t", committed, since=time.time() + 60)           # kept before this build: computed
+    assert computed == [1, 1, 1]
+    meta = tmp_path / "kept" / "reference-record.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "code": "other"}))
+    os.utime(meta, (start + 2, start + 2))
+    R.check(paths.ROOT, "t", committed, since=start)                      # other code: computed
+    assert computed == [1, 1, 1, 1]
