@@ -7,6 +7,7 @@ that looks done.  Keys hash the canonical JSON of everything that determines the
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,20 +41,28 @@ NEUTRAL = frozenset({"cache", "checks", "paths", "progress", "env", "plots", "ru
 def code_modules(*modules: str, root: Path = HELPERS) -> list[str]:
     """The ``helpers`` modules whose source computes what ``modules`` compute: the modules and, transitively,
     every helper they import (``from . import x``, ``from .x import y``, at any depth), less :data:`NEUTRAL`."""
-    import ast
-
     seen: set[str] = set()
     todo = [m for m in modules]
     while todo:
         name = todo.pop()
         if name in seen or name in NEUTRAL:
             continue
-        source = (root / f"{name}.py").read_text()
         seen.add(name)
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                todo += [a.name for a in node.names] if node.module is None else [node.module.split(".")[0]]
+        todo += _relative_imports((root / f"{name}.py").read_bytes())
     return sorted(seen)
+
+
+@functools.lru_cache(maxsize=None)
+def _relative_imports(source: bytes) -> tuple[str, ...]:
+    """The helpers a module's source imports (``from . import x``, ``from .x import y``), parsed once per content
+    of the file (a chapter asks for code digests hundreds of times; an edited file is parsed again)."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names += [a.name for a in node.names] if node.module is None else [node.module.split(".")[0]]
+    return tuple(names)
 
 
 def code_digest(*modules: str, n: int = 12, root: Path = HELPERS) -> str:
