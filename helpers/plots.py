@@ -10,9 +10,10 @@ PRE_POST = {"pre-trained": "#4C72B0", "fine-tuned": "#DD8452"}
 other category is drawn in blue or orange.  Black is the unprocessed reference (or a model's own head), grey a
 control or a floor; every other category (method, task, structure, seed pair, split) takes :data:`OTHER`."""
 
-OTHER = ("#009E73", "#882255", "#8C564B", "#AA4499", "#17BECF", "#E41A1C", "#117733", "#4D4D4D")
+OTHER = ("#009E73", "#882255", "#8C564B", "#AA4499", "#17BECF", "#E41A1C", "#117733", "#4D4D4D", "#6B8E23", "#E6AB02")
 """Colours for categories that are not the model state (green, wine, brown, magenta, cyan, red, dark green, dark
-grey): none of them is near :data:`PRE_POST`'s blue or orange (tested: RGB distance above 80)."""
+grey, olive, gold): none of them is near :data:`PRE_POST`'s blue or orange (tested: RGB distance above 80); ten, so
+that two categories of one figure (five token types, four frequency buckets) need no colour twice."""
 CONTROL = "#949494"
 """Controls and floors (random partitions, random directions, another k-means seed, the majority class)."""
 
