@@ -347,7 +347,7 @@ def measure(configs: dict, n_sentences: int = 400, n_train_sentences: int = 400,
             dirs.append(direction_counts(te).assign(**tag))
             if first:
                 sweeps.append(sweep(tr, te, t, grid=sweep_grid, **common).assign(**tag))
-        sample = E.sample_sentences(tasks.load(t, **cfg.data), "test", n_sentences, s)
+        sample = E.sample_sentences(tasks.load(t, **cfg.data), "test", n_sentences, E.replicate_sample_seed(s))
         head.append(head_without_retraining(run, ex["fine-tuned", "train"], t, sample.text.tolist(), sample.label.values,
                                             methods, max_length=cfg.max_length, pairs=tasks.second_texts(sample),
                                             **common).assign(task=t, replicate=s))

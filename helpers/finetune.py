@@ -456,10 +456,11 @@ def _train_here(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
         t0 = time.time()
         trainer.train()
         seconds = time.time() - t0
-        final_metrics = {}
-        for name, ds in (("validation", ds_val), ("test", ds_test)):
-            m = trainer.evaluate(ds, metric_key_prefix=name)
-            final_metrics[name] = {k[len(name) + 1:]: v for k, v in m.items() if k[len(name) + 1:] in tspec.metrics}
+        # the trainer evaluated the validation split at the last step: its log holds the final validation metrics
+        last_eval = [e for e in trainer.state.log_history if e.get("step") == total and any(k.startswith("eval_") for k in e)][-1]
+        final_metrics = {"validation": {k[5:]: v for k, v in last_eval.items() if k[5:] in tspec.metrics},
+                         "test": {k[5:]: v for k, v in trainer.evaluate(ds_test, metric_key_prefix="test").items()
+                                  if k[5:] in tspec.metrics}}
         digests = [_weights_digest(trainer.model)]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             digests = [None] * torch.distributed.get_world_size()

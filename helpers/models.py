@@ -386,6 +386,16 @@ def model_card(spec: ModelSpec | str) -> dict:
     }
 
 
+def token_cost(spec: ModelSpec | str) -> int:
+    """layers x hidden size^2: the matmuls of one token through the encoder, up to a constant (to compare the
+    cost of two models' runs on the same data)."""
+    from transformers import AutoConfig
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    return int(cfg.num_hidden_layers * cfg.hidden_size ** 2)
+
+
 def max_length(spec: ModelSpec | str) -> int:
     """Longest input the model accepts (position embeddings; RoBERTa-style offsets respected)."""
     from transformers import AutoConfig

@@ -240,23 +240,27 @@ def built_record(root: Path = paths.ROOT) -> Path:
     return Path(root) / "_build" / "reference-record.csv"
 
 
-def keep_record(table: pd.DataFrame, root: Path = paths.ROOT) -> None:
-    """Store a build's :func:`record` beside it (:func:`built_record`), atomically."""
+def keep_record(table: pd.DataFrame, root: Path = paths.ROOT, parameters: dict | None = None) -> None:
+    """Store a build's :func:`record` beside it (:func:`built_record`), atomically, with the book's parameters
+    (:func:`book_parameters`, read here unless given)."""
     path = built_record(root)
+    parameters = book_parameters(root) if parameters is None else parameters
     cache.write_text_atomic(path, table.to_csv(index=False))
-    cache.write_json_atomic(path.with_suffix(".json"), {"parameters": book_parameters(root),
+    cache.write_json_atomic(path.with_suffix(".json"), {"parameters": parameters,
                                                        "code": cache.code_digest("reference")})
 
 
-def kept_record(root: Path = paths.ROOT, since: float | None = None) -> pd.DataFrame | None:
+def kept_record(root: Path = paths.ROOT, since: float | None = None, parameters: dict | None = None) -> pd.DataFrame | None:
     """The record a status page of this build kept (:func:`keep_record`): written at or after ``since`` (the build's
-    start; None: never reused) with the book's parameters and this code; None otherwise."""
+    start; None: never reused) with the book's parameters (``parameters``: :func:`book_parameters`, read here
+    unless given) and this code; None otherwise."""
     path = built_record(root)
     meta = path.with_suffix(".json")
     if since is None or not (path.is_file() and meta.is_file()) or min(path.stat().st_mtime, meta.stat().st_mtime) < since:
         return None
     kept = json.loads(meta.read_text())
-    if (cache.canonical_json(kept.get("parameters")) != cache.canonical_json(book_parameters(root))
+    parameters = book_parameters(root) if parameters is None else parameters
+    if (cache.canonical_json(kept.get("parameters")) != cache.canonical_json(parameters)
             or kept.get("code") != cache.code_digest("reference")):
         return None
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
@@ -283,11 +287,11 @@ def check(root: Path = paths.ROOT, name: str | None = None, where: Path | None =
                 "text": f"was built on other parameters than its reference ledger (reference/{name}.json): nothing "
                         "to compare (a deliberate change: `python -m helpers.reference --update`)"}
     if table is None:
-        table = kept_record(root, since)
+        table = kept_record(root, since, parameters)
     if table is None:
         table = record(root)
         if keep:
-            keep_record(table, root)
+            keep_record(table, root, parameters)
     diff = compare(table, old)
     same_platform = meta.get("platform") == platform_key()
     if diff.empty:

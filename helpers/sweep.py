@@ -231,6 +231,18 @@ def run_notebook(notebook: str, params: dict, set_name: str, *after) -> dict:
             "test metric": None, "artifacts": [str(out)]}
 
 
+def training_cost(cfg) -> float:
+    """A run's relative training cost (epochs x :func:`helpers.models.token_cost`; the runs of a sweep share their
+    tasks), to start the longest runs first: a pool's last minutes then run short runs side by side, not one long
+    run beside an idle core.  0 where the model's config cannot be read (its runs keep their place)."""
+    from . import models
+
+    try:
+        return float(cfg.epochs * models.token_cost(cfg.model))
+    except Exception:
+        return 0.0
+
+
 def _primary(task: str) -> str:
     from . import tasks
 
@@ -305,7 +317,8 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
     try:
         measurement = sweep.measurement() if {"extract", "enhancement"} & set(sweep.steps) else {}
         rows, futures = [], {}
-        for model in sweep.models:
+        by_cost = {m: max(map(training_cost, sweep.configs(m).values()), default=0.0) for m in sweep.models}
+        for model in sorted(sweep.models, key=lambda m: -by_cost[m]):     # the longest runs first (stable)
             configs = sweep.configs(model)
             model_futures = []
             for (t, s), cfg in configs.items():

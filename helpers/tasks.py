@@ -515,14 +515,22 @@ def load(name: str, split_seed: int = 0, glue_dir: str | Path | None = None) -> 
         parts = _glue_from_tsv(name, Path(glue_dir)) if glue_dir else _glue_from_hub(name)
         df = _finish_glue(name, parts, split_seed)
     else:
-        df = _LOADERS[name]().copy()
-        df["text_pair"] = None
-        df["label"] = df.label.astype(int)
-        df["split"] = stratified_split(df.label.values, seed=split_seed)
+        df = _builtin_table(name, split_seed).copy()
     if "text_pair" not in df.columns:
         df["text_pair"] = None
     df = df[["text", "text_pair", "label", "split"]].reset_index(drop=True)
     df.attrs["task"] = name
+    return df
+
+
+@lru_cache(maxsize=16)
+def _builtin_table(name: str, split_seed: int) -> pd.DataFrame:
+    """A built-in task's table with its seeded split, made once per process (:func:`load` hands out copies):
+    bshift's swaps and the split are the same at every call, and a chapter asks for them hundreds of times."""
+    df = _LOADERS[name]().copy()
+    df["text_pair"] = None
+    df["label"] = df.label.astype(int)
+    df["split"] = stratified_split(df.label.values, seed=split_seed)
     return df
 
 

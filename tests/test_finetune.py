@@ -42,6 +42,22 @@ def test_tiny_finetune_lowers_the_training_loss(tiny_run):
     assert log.loss.iloc[-1] < log.loss.iloc[0]
 
 
+def test_final_validation_is_the_trained_models_score_on_the_validation_sample(tiny_run):
+    """metrics.json's validation score is read from the trainer's evaluation at the last step, not evaluated a
+    second time: it must be the score of the saved model on the run's validation sample."""
+    run, _ = tiny_run
+    cfg = F.FinetuneConfig(**TINY)
+    _, _, df = F.validate(cfg)
+    val = F.subsample(tasks.split(df, "validation"), cfg.eval_size, cfg.seed)
+    model, tok = run.classifier(), models.load_tokenizer("minilm")
+    model.eval()
+    with torch.no_grad():
+        logits = model(**tok(val.text.tolist(), truncation=True, max_length=32, padding=True, return_tensors="pt")).logits
+    assert run.metrics["validation"]["accuracy"] == pytest.approx(float(np.mean(logits.argmax(-1).numpy() == val.label.values)))
+    last = run.log[run.log.step == run.total_steps].dropna(subset=["eval_accuracy"])
+    assert len(last) == 1 and last.eval_accuracy.iloc[0] == run.metrics["validation"]["accuracy"]
+
+
 def test_artifact_layout(tiny_run):
     run, _ = tiny_run
     assert cache.is_done(run.path)

@@ -171,3 +171,18 @@ def test_remaining_time_uses_the_time_of_each_kind_of_step():
     assert SW._remaining(["finetune", "enhancement"], took, workers=2) == pytest.approx((420 + 40) / 2)
     assert SW._remaining(["notebook"], took, workers=1) == pytest.approx(880 / 3)   # unseen kind: mean of all
     assert SW._remaining([], took, workers=2) == 0
+
+
+def test_the_longest_runs_start_first():
+    """The book's MLM encoder fine-tunes for 2 epochs at 4 x 256, MiniLM for 1 at 6 x 384: MiniLM's runs cost more
+    and a sweep of both submits them first; a model whose config cannot be read keeps its place (cost 0)."""
+    from helpers import finetune as F
+
+    mlm, minilm = (next(iter(F.configs_for(m, ["mr"], [0]).values())) for m in ("mlm", "minilm"))
+    assert SW.training_cost(minilm) > SW.training_cost(mlm) > 0
+    assert SW.training_cost(F.FinetuneConfig(model="minilm", epochs=3.0)) == 3 * SW.training_cost(F.FinetuneConfig(model="minilm"))
+
+    class Unreadable:
+        epochs, model = 1.0, "no-such-model"
+
+    assert SW.training_cost(Unreadable()) == 0.0

@@ -135,3 +135,20 @@ def test_metrics():
     assert m["mcc"] == pytest.approx(1.0)
     s = T.compute_metrics("stsb", [0.1, 0.5, 0.9], [1.0, 2.0, 4.0])
     assert s["spearman"] == pytest.approx(1.0) and 0.9 < s["pearson"] <= 1.0
+
+
+def test_a_builtin_task_is_made_once_per_process_and_handed_out_as_copies(monkeypatch):
+    calls = []
+    bshift = T._LOADERS["bshift"]
+    monkeypatch.setitem(T._LOADERS, "bshift", lambda: calls.append(1) or bshift())
+    T._builtin_table.cache_clear()
+    try:
+        a = T.load("bshift")
+        a.loc[0, "text"], a.loc[0, "split"] = "changed", "nowhere"
+        b = T.load("bshift")
+        assert len(calls) == 1
+        assert b.text[0] != "changed" and b.split[0] != "nowhere" and b.attrs["task"] == "bshift"
+        assert T.table_digest(b) == T.table_digest(T.load("bshift")) != T.table_digest(a)
+        assert T.table_digest(T.load("bshift", split_seed=1)) != T.table_digest(b) and len(calls) == 2
+    finally:
+        T._builtin_table.cache_clear()
