@@ -243,6 +243,13 @@ def training_cost(cfg) -> float:
         return 0.0
 
 
+def start_order(sweep: Sweep) -> list[str]:
+    """The sweep's models in the order their runs are submitted: the costliest runs first (:func:`training_cost`),
+    the sweep's order among equals."""
+    cost = {m: max(map(training_cost, sweep.configs(m).values()), default=0.0) for m in sweep.models}
+    return sorted(sweep.models, key=lambda m: -cost[m])
+
+
 def _primary(task: str) -> str:
     from . import tasks
 
@@ -317,8 +324,7 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
     try:
         measurement = sweep.measurement() if {"extract", "enhancement"} & set(sweep.steps) else {}
         rows, futures = [], {}
-        by_cost = {m: max(map(training_cost, sweep.configs(m).values()), default=0.0) for m in sweep.models}
-        for model in sorted(sweep.models, key=lambda m: -by_cost[m]):     # the longest runs first (stable)
+        for model in start_order(sweep):
             configs = sweep.configs(model)
             model_futures = []
             for (t, s), cfg in configs.items():
