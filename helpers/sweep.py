@@ -324,7 +324,9 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
     try:
         measurement = sweep.measurement() if {"extract", "enhancement"} & set(sweep.steps) else {}
         rows, futures = [], {}
-        for model in start_order(sweep):
+        order = start_order(sweep)
+        for model in order:
+            priority = len(order) - order.index(model)    # dask runs queued steps by priority, not by submission
             configs = sweep.configs(model)
             model_futures = []
             for (t, s), cfg in configs.items():
@@ -337,7 +339,7 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
                         continue
                     f = client.submit(run_step, step, cfg, extra, threads, *([previous] if previous else []),
                                       key=f"{step}-{model}-{t}-{s}-{cache.key_of([sweep.name, extra], 6)}",
-                                      retries=sweep.retries, pure=False)
+                                      retries=sweep.retries, pure=False, priority=priority)
                     futures[f] = (step, model, t, s)
                     model_futures.append(f)
                     previous = f
@@ -348,7 +350,7 @@ def run(sweep: Sweep, client=None, workers: int = 2, threads: int | None = None,
                     continue
                 f = client.submit(run_step, "finetune", cfg, {}, threads,
                                   key=f"finetune-{model}-{t}-{s}-{c}-{cache.key_of([sweep.name], 6)}",
-                                  retries=sweep.retries, pure=False)
+                                  retries=sweep.retries, pure=False, priority=priority)
                 futures[f] = ("finetune", model, t, s)
                 model_futures.append(f)
             for nb in sweep.notebooks:
