@@ -5,6 +5,8 @@ extraction of the same tokens.  Cached under ``<cache>/metrics/<extraction>-<key
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -118,8 +120,10 @@ ISOTROPY_DIRECTION = {"log10 I(W)": +1, geometry.SCALE_FREE: +1, "average cosine
                       "effective rank": +1, "participation ratio": +1, "EEE": -1, "VRM": -1, "uniformity": -1}
 
 
+@lru_cache(maxsize=64)
 def _dims(model: str) -> int | None:
-    """The hidden size of ``model`` (a count of its directions is at most that), None where it cannot be read."""
+    """The hidden size of ``model`` (a count of its directions is at most that), None where it cannot be read;
+    read once per process (the card loads the encoder, and :func:`summarize` asks for every cell)."""
     from . import models
 
     try:

@@ -118,3 +118,23 @@ def test_counts_shares_and_spreads_keep_their_intervals_in_range():
     assert plain[2] > 384 or plain[1] < 0           # what the bounds prevent
     m, lo, hi, _ = intervals.level_interval([0, 0, 2], "dominant: rogue")
     assert lo >= 0 and hi < 100                      # no 1e9 upper bound from a log of 0
+
+
+def test_summarize_reads_each_models_dimension_once(monkeypatch):
+    """summarize bounds counts of directions by the model's hidden size: one card per model, not one per cell (the
+    card loads the encoder; the isotropy chapter's table has about 1,400 cells)."""
+    from helpers import layerwise as LW, models
+
+    calls = []
+    monkeypatch.setattr(models, "model_card", lambda m: calls.append(m) or {"hidden_size": 8})
+    LW._dims.cache_clear()
+    try:
+        df = pd.DataFrame([{"model": m, "task": "mr", "state": st, "layer": layer, "metric": "dominant: pcs_90",
+                            "seed": s, "value": float(s + layer)}
+                           for m in ("a", "b") for st in ("pre-trained", "fine-tuned") for layer in range(3)
+                           for s in range(3)])
+        out = LW.summarize(df, by=("model", "task", "state", "layer", "metric"))
+        assert len(out) == 12 and sorted(calls) == ["a", "b"]
+        assert (out.high <= 8).all()
+    finally:
+        LW._dims.cache_clear()
