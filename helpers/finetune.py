@@ -283,6 +283,11 @@ def _encode(tok, df: pd.DataFrame, max_length: int, regression: bool):
     return datasets.Dataset.from_dict(cols)
 
 
+def _metrics(logged: dict, prefix: str, names) -> dict:
+    """The task's metrics among the trainer's ``{prefix}_{name}`` entries, by name."""
+    return {k[len(prefix) + 1:]: v for k, v in logged.items() if k.startswith(prefix + "_") and k[len(prefix) + 1:] in names}
+
+
 def _trainer_callback(checkpoint_steps: set[int], out: Path, meter: progress.Meter | None = None):
     from transformers import TrainerCallback
 
@@ -458,9 +463,8 @@ def _train_here(cfg: FinetuneConfig, mspec, tspec, df, final: Path) -> None:
         seconds = time.time() - t0
         # the trainer evaluated the validation split at the last step: its log holds the final validation metrics
         last_eval = [e for e in trainer.state.log_history if e.get("step") == total and any(k.startswith("eval_") for k in e)][-1]
-        final_metrics = {"validation": {k[5:]: v for k, v in last_eval.items() if k[5:] in tspec.metrics},
-                         "test": {k[5:]: v for k, v in trainer.evaluate(ds_test, metric_key_prefix="test").items()
-                                  if k[5:] in tspec.metrics}}
+        final_metrics = {"validation": _metrics(last_eval, "eval", tspec.metrics),
+                         "test": _metrics(trainer.evaluate(ds_test, metric_key_prefix="test"), "test", tspec.metrics)}
         digests = [_weights_digest(trainer.model)]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             digests = [None] * torch.distributed.get_world_size()

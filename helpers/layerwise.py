@@ -123,11 +123,11 @@ ISOTROPY_DIRECTION = {"log10 I(W)": +1, geometry.SCALE_FREE: +1, "average cosine
 @lru_cache(maxsize=64)
 def _dims(model: str) -> int | None:
     """The hidden size of ``model`` (a count of its directions is at most that), None where it cannot be read;
-    read once per process (the card loads the encoder, and :func:`summarize` asks for every cell)."""
+    read from its config once per process (:func:`summarize` asks for every cell)."""
     from . import models
 
     try:
-        return int(models.model_card(model)["hidden_size"])
+        return int(models.model_config(model).hidden_size)
     except Exception:        # a model whose card cannot be read here: its counts keep only their lower bound
         return None
 

@@ -333,16 +333,22 @@ def classifier_class(config):
         AutoModelForSequenceClassification
 
 
+def model_config(spec: ModelSpec | str):
+    """The model's ``AutoConfig`` (read from its files, a fresh object at every call: a caller may change it)."""
+    from transformers import AutoConfig
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    return AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+
+
 def check_pooling(spec: ModelSpec, pooling: str, config=None) -> None:
     """``pooling`` checked against :data:`POOLINGS` and the model: the mean-pooling head is built on BERT-family
     encoders only (before any training starts)."""
-    from transformers import AutoConfig
-
     from .checks import ParameterError, choice
 
     choice("pooling", pooling, POOLINGS)
     if pooling == "mean":
-        config = config if config is not None else AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+        config = config if config is not None else model_config(spec)
         if config.model_type != "bert":
             raise ParameterError(f"pooling='mean' is not valid for model {spec.name!r} ({config.model_type}); the "
                                  "mean-pooling head is built on BERT-family encoders only; choose pooling='cls'")
@@ -351,10 +357,8 @@ def check_pooling(spec: ModelSpec, pooling: str, config=None) -> None:
 def load_classifier(spec: ModelSpec | str, num_labels: int, regression: bool = False, pooling: str = "cls"):
     """A sequence classifier with a fresh head (regression head if asked) reading ``pooling`` (:data:`POOLINGS`;
     ``mean`` needs a BERT-family encoder)."""
-    from transformers import AutoConfig
-
     spec = resolve(spec) if isinstance(spec, str) else spec
-    config = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    config = model_config(spec)
     check_pooling(spec, pooling, config)
     config.num_labels = 1 if regression else num_labels
     config.problem_type = "regression" if regression else "single_label_classification"
@@ -365,10 +369,8 @@ def load_classifier(spec: ModelSpec | str, num_labels: int, regression: bool = F
 
 def model_card(spec: ModelSpec | str) -> dict:
     """Architecture facts read from the config, plus the registry's provenance notes."""
-    from transformers import AutoConfig
-
     spec = resolve(spec) if isinstance(spec, str) else spec
-    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    cfg = model_config(spec)
     h, L, V = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
     ffn = getattr(cfg, "intermediate_size", 4 * h)
     n_params = sum(p.numel() for p in load_encoder(spec).parameters())
@@ -389,19 +391,15 @@ def model_card(spec: ModelSpec | str) -> dict:
 def token_cost(spec: ModelSpec | str) -> int:
     """layers x hidden size^2: the matmuls of one token through the encoder, up to a constant (to compare the
     cost of two models' runs on the same data)."""
-    from transformers import AutoConfig
-
     spec = resolve(spec) if isinstance(spec, str) else spec
-    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    cfg = model_config(spec)
     return int(cfg.num_hidden_layers * cfg.hidden_size ** 2)
 
 
 def max_length(spec: ModelSpec | str) -> int:
     """Longest input the model accepts (position embeddings; RoBERTa-style offsets respected)."""
-    from transformers import AutoConfig
-
     spec = resolve(spec) if isinstance(spec, str) else spec
-    cfg = AutoConfig.from_pretrained(spec.location, **_kwargs(spec))
+    cfg = model_config(spec)
     n = cfg.max_position_embeddings
     if cfg.model_type in {"roberta", "xlm-roberta", "mpnet", "camembert"}:
         n -= 2

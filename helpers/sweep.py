@@ -178,14 +178,16 @@ def _marker(step: str, cfg, extra: dict):
 
 
 def is_done(step: str, cfg, extra: dict) -> dict | None:
-    """The recorded result of a finished step whose artifacts still exist, else None."""
+    """The recorded result of a finished step whose artifacts still exist, else None (also when the run it
+    recorded is not the run its marker names: the code changed while the step ran)."""
     import json
 
-    marker, _ = _marker(step, cfg, extra)
+    marker, spec = _marker(step, cfg, extra)
     if not cache.is_done(marker):
         return None
     result = json.loads((marker / "result.json").read_text())
-    return result if all(Path(p).exists() for p in result.get("artifacts", [])) else None
+    same_run = result.get("run") == spec["run"]
+    return result if same_run and all(Path(p).exists() for p in result.get("artifacts", [])) else None
 
 
 def run_step(step: str, cfg, extra: dict, threads: int, *after) -> dict:

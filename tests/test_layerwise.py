@@ -121,12 +121,14 @@ def test_counts_shares_and_spreads_keep_their_intervals_in_range():
 
 
 def test_summarize_reads_each_models_dimension_once(monkeypatch):
-    """summarize bounds counts of directions by the model's hidden size: one card per model, not one per cell (the
-    card loads the encoder; the isotropy chapter's table has about 1,400 cells)."""
+    """summarize bounds counts of directions by the model's hidden size, read from its config once per model, not
+    once per cell (the isotropy chapter's table has about 1,400 cells)."""
+    from types import SimpleNamespace
+
     from helpers import layerwise as LW, models
 
     calls = []
-    monkeypatch.setattr(models, "model_card", lambda m: calls.append(m) or {"hidden_size": 8})
+    monkeypatch.setattr(models, "model_config", lambda m: calls.append(m) or SimpleNamespace(hidden_size=8))
     LW._dims.cache_clear()
     try:
         df = pd.DataFrame([{"model": m, "task": "mr", "state": st, "layer": layer, "metric": "dominant: pcs_90",

@@ -189,3 +189,23 @@ def test_the_longest_runs_start_first():
     assert SW.training_cost(Unreadable()) == 0.0
     for models in (["mlm", "minilm"], ["minilm", "mlm"]):
         assert SW.start_order(SW.Sweep(name="t", models=models, tasks=["mr"], seeds=[0])) == ["minilm", "mlm"]
+
+
+def test_a_step_is_done_only_for_the_run_its_marker_names(tmp_path, tmp_cache):
+    """A step's record counts as done when its artifacts exist and the run it recorded is the run its marker names:
+    a run keyed by other code (the helpers changed while the step trained) does not stand for this one."""
+    import shutil
+
+    from helpers import cache, finetune as F
+
+    cfg = F.FinetuneConfig(model="minilm", task="mr", seed=0)
+    marker, spec = SW._marker("finetune", cfg, {})
+    artifact = tmp_path / "a-run"
+    artifact.mkdir()
+    for run, done in ((spec["run"] + "-other-code", False), (spec["run"], True)):
+        shutil.rmtree(marker, ignore_errors=True)
+        with cache.building(marker, spec) as tmp:
+            cache.write_json_atomic(tmp / "result.json", {"run": run, "artifacts": [str(artifact)]})
+        assert (SW.is_done("finetune", cfg, {}) is not None) is done
+    artifact.rmdir()
+    assert SW.is_done("finetune", cfg, {}) is None          # and never when an artifact is gone
